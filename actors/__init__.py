@@ -1,0 +1,1 @@
+"""Engine actors: the operation SDK, one module per engine, and the worker middleware."""

@@ -1,0 +1,1 @@
+"""Worker middleware, one class per module; `actors.worker` puts them in order."""

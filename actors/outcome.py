@@ -1,0 +1,90 @@
+"""How an attempt ended, decided from what the operation returned or raised. No I/O."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from actors.sdk import JobCancelled, JobTimedOut, LeaseLost, Operation, PermanentError
+from schemas.jobs import ErrorCategory, JobStatus
+from schemas.retry import backoff_delay, should_retry
+
+MAX_ERROR_MESSAGE = 4000
+
+
+class ClaimedJob(msgspec.Struct, kw_only=True):
+    """A job as its worker claimed it."""
+
+    id: uuid.UUID
+    tenant: str
+    engine: str
+    operation: str
+    status: JobStatus
+    priority: int
+    params: dict[str, Any]
+    attempts: int
+    retry_base: int
+    max_retries: int
+    retry_backoff_seconds: float
+    retry_backoff_max_seconds: float
+    timeout_seconds: float
+    error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to record of an attempt; `status` None means nothing (the job is no longer ours)."""
+
+    status: JobStatus | None
+    event: str
+    result: Any = None
+    error: dict[str, Any] | None = None
+    retry_in: float | None = None
+    dead_letter: bool = False
+
+
+def error_record(exc: BaseException, category: ErrorCategory, message: str | None = None) -> dict[str, Any]:
+    """The `error` of a job: type, message, category."""
+    text = message or str(exc) or type(exc).__name__
+    return {"type": type(exc).__name__, "message": text[:MAX_ERROR_MESSAGE], "category": category.value}
+
+
+def categorize(exc: BaseException, op: Operation | None) -> ErrorCategory:
+    """Whether an error is worth retrying."""
+    if isinstance(exc, PermanentError) or (op is not None and isinstance(exc, op.permanent_errors)):
+        return ErrorCategory.PERMANENT
+    return ErrorCategory.TRANSIENT
+
+
+def decide(
+    job: ClaimedJob,
+    op: Operation | None,
+    *,
+    result: Any = None,
+    exception: BaseException | None = None,
+    rand: Callable[[], float] = random.random,
+) -> Outcome:
+    """The outcome of an attempt that returned `result` or raised `exception`."""
+    if exception is None:
+        return Outcome(JobStatus.SUCCEEDED, "job_succeeded", result=result)
+    if isinstance(exception, LeaseLost):
+        return Outcome(None, "job_lease_lost")
+    if isinstance(exception, JobCancelled):
+        error = error_record(exception, ErrorCategory.CANCELLED, "cancelled on request")
+        return Outcome(JobStatus.CANCELLED, "job_cancelled", error=error)
+    if isinstance(exception, JobTimedOut):
+        message = f"ran past its time limit of {job.timeout_seconds:g} s"
+        error = error_record(exception, ErrorCategory.TIMEOUT, message)
+        return Outcome(JobStatus.FAILED, "job_failed", error=error, dead_letter=True)
+    category = categorize(exception, op)
+    error = error_record(exception, category)
+    tries = job.attempts - job.retry_base
+    if category is ErrorCategory.TRANSIENT and should_retry(tries, job.max_retries):
+        delay = backoff_delay(tries, job.retry_backoff_seconds, job.retry_backoff_max_seconds, rand=rand)
+        return Outcome(JobStatus.RETRYING, "job_retry_scheduled", error=error, retry_in=delay)
+    return Outcome(JobStatus.FAILED, "job_failed", error=error, dead_letter=True)

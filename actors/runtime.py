@@ -1,0 +1,331 @@
+"""What one worker process shares between its threads.
+
+Its identity, an event loop thread that owns the asyncpg pool, the liveness session that tells
+PostgreSQL this worker is alive (and hears cancellations), and the jobs running right now,
+with the timers that interrupt them on timeout or cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+import structlog
+from dramatiq.middleware.threading import raise_thread_exception
+
+from actors.outcome import ClaimedJob, Outcome, decide
+from actors.sdk import (
+    JobCancelled,
+    JobContext,
+    JobInterrupt,
+    JobTimedOut,
+    LeaseLost,
+    Operation,
+    PermanentError,
+    Registry,
+)
+from infra import jobs
+from infra.db import connect, create_pool
+from infra.settings import Settings
+
+log = structlog.get_logger("conveyor.worker")
+T = TypeVar("T")
+
+#: Errors after which a statement is worth trying again: the database is restarting or unreachable.
+UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+LIVENESS_PREFIX = "conveyor-worker:"
+
+
+@dataclass(eq=False)
+class Running:
+    """A job this process is running."""
+
+    job: ClaimedJob
+    ctx: JobContext
+    op: Operation
+    thread_id: int
+    result: Any = None
+    in_user_code: bool = False
+    interrupted_by: type[JobInterrupt] | None = None
+    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+
+
+class WorkerRuntime:
+    """Per-process worker state; `start` it in the worker process, before its threads run."""
+
+    def __init__(self, settings: Settings, registry: Registry) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.worker_id = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pool: asyncpg.Pool | None = None
+        self._liveness: asyncpg.Connection | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+        self._running: dict[uuid.UUID, Running] = {}
+        self._local = threading.local()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the database side of this process (pool, liveness session, heartbeats)."""
+        self.worker_id = f"{socket.gethostname()[:24]}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="conveyor-db", daemon=True)
+        self._thread.start()
+        delay = 0.5
+        while True:
+            try:
+                self.call(self._open(), timeout=60)
+                break
+            except Exception as exc:
+                log.warning("database_unavailable", during="worker boot", error=str(exc) or type(exc).__name__)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        log.info("worker_started", worker_id=self.worker_id)
+
+    def stop(self) -> None:
+        """Close the database side of this process."""
+        if self._loop is None:
+            return
+        with contextlib.suppress(Exception):
+            self.call(self._close(), timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+        self._loop = None
+
+    def call(self, coro: Awaitable[T], *, timeout: float | None = None) -> T:
+        """Run a coroutine on the database loop from a worker thread and wait for it."""
+        assert self._loop is not None, "WorkerRuntime.start() has not run"
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)  # type: ignore[arg-type]
+
+    async def _open(self) -> None:
+        if self._pool is None:
+            size = self.settings.worker_threads + 2
+            self._pool = await create_pool(self.settings, application_name="conveyor-worker-pool", max_size=size)
+        await self._ensure_liveness()
+        if self._heartbeat_task is None:
+            self._heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeats())
+
+    async def _close(self) -> None:
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+        if self._liveness is not None and not self._liveness.is_closed():
+            await self._liveness.close()
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def _ensure_liveness(self) -> None:
+        """(Re)open the session whose presence in pg_stat_activity says this worker is alive."""
+        if self._liveness is not None and not self._liveness.is_closed():
+            return
+        conn = await connect(self.settings.database_url, application_name=LIVENESS_PREFIX + self.worker_id)
+        await conn.add_listener("conveyor_cancel", self._on_cancel_notice)
+        self._liveness = conn
+
+    async def _retrying(self, what: str, statement: Callable[[], Awaitable[T]], *, within: float) -> T:
+        """Run a statement, retrying while the database is unavailable, for up to `within` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + within, 0.1
+        while True:
+            try:
+                return await statement()
+            except UNAVAILABLE as exc:
+                if loop.time() + delay > deadline:
+                    raise
+                log.warning("database_unavailable", during=what, error=str(exc) or type(exc).__name__, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The process's asyncpg pool."""
+        assert self._pool is not None
+        return self._pool
+
+    # -- claiming and finishing (worker threads) --------------------------------------------
+
+    def claim(self, job_id: uuid.UUID) -> ClaimedJob | None:
+        """Claim a job for this worker; None if it is not to run (finished, cancelled, owned)."""
+        s = self.settings
+        row = self.call(
+            self._retrying(
+                "claim",
+                lambda: jobs.claim_job(
+                    self.pool,
+                    job_id,
+                    self.worker_id,
+                    lease_seconds=s.lease_seconds,
+                    max_worker_losses=s.max_worker_losses,
+                ),
+                within=60,
+            )
+        )
+        return None if row is None else msgspec.convert(dict(row), ClaimedJob)
+
+    def begin(self, job: ClaimedJob, op: Operation) -> Running:
+        """Register a claimed job as running on this thread and arm its time limit."""
+        ctx = JobContext(job.id, job.tenant, job.engine, job.operation, job.attempts)
+        running = Running(job, ctx, op, threading.get_ident())
+        with self._lock:
+            self._running[job.id] = running
+        self._local.running = running
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._arm, running, job.timeout_seconds, JobTimedOut)
+        return running
+
+    def current(self) -> Running | None:
+        """The job running on this thread."""
+        return getattr(self._local, "running", None)
+
+    def finish(self, running: Running, exception: BaseException | None) -> Outcome:
+        """Unregister a job and record its outcome; what was decided."""
+        with self._lock:
+            self._running.pop(running.job.id, None)
+        self._local.running = None
+        assert self._loop is not None
+        for timer in running.timers:
+            self._loop.call_soon_threadsafe(timer.cancel)
+        outcome = decide(running.job, running.op, result=running.result, exception=exception)
+        if outcome.status is None:
+            return outcome
+        row = self.call(
+            self._retrying(
+                "finish",
+                lambda: jobs.finish_job(
+                    self.pool,
+                    running.job.id,
+                    self.worker_id,
+                    outcome.status,  # type: ignore[arg-type]
+                    result=outcome.result,
+                    error=outcome.error,
+                    retry_in=outcome.retry_in,
+                ),
+                within=120,
+            )
+        )
+        if row is None:
+            return Outcome(None, "job_lease_lost")
+        return outcome
+
+    # -- running operations (worker threads) ------------------------------------------------
+
+    def actor_fn(self, op: Operation) -> Callable[[], None]:
+        """The Dramatiq actor function of an operation: run it on the claimed job."""
+
+        def run_operation() -> None:
+            running = self.current()
+            if running is None:
+                raise PermanentError(f"{op.key} ran without a claimed job")
+            try:
+                params = msgspec.convert(running.job.params, op.params)
+            except msgspec.ValidationError as exc:
+                raise PermanentError(f"params do not fit {op.key}: {exc}") from None
+            with self._user_code(running):
+                value = op.fn(running.ctx, params)
+            running.result = encode_result(op, value)
+
+        run_operation.__name__ = op.key
+        run_operation.__module__ = op.fn.__module__
+        return run_operation
+
+    @contextlib.contextmanager
+    def _user_code(self, running: Running) -> Iterator[None]:
+        """Mark the stretch in which interrupts may be raised into this thread."""
+        with self._lock:
+            if running.interrupted_by is not None:
+                raise running.interrupted_by()
+            running.in_user_code = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                running.in_user_code = False
+
+    # -- interrupts, cancellation and heartbeats (database loop) ----------------------------
+
+    def _arm(self, running: Running, delay: float, kind: type[JobInterrupt]) -> None:
+        assert self._loop is not None
+        running.timers.append(self._loop.call_later(delay, self._interrupt, running, kind))
+
+    def _interrupt(self, running: Running, kind: type[JobInterrupt]) -> None:
+        """Stop a running operation by raising `kind` in its thread (at its next bytecode)."""
+        with self._lock:
+            if self._running.get(running.job.id) is not running or running.interrupted_by is not None:
+                return
+            running.interrupted_by = kind
+            if kind is JobCancelled:
+                running.ctx.cancel()
+            if running.in_user_code:
+                raise_thread_exception(running.thread_id, kind)
+        log.info("job_interrupted", job_id=str(running.job.id), reason=kind.__name__)
+
+    def request_cancel(self, job_id: uuid.UUID) -> None:
+        """Cancel a running job: tell the operation now, interrupt it if it does not stop soon."""
+        running = self._running.get(job_id)
+        if running is None or running.ctx.cancelled:
+            return
+        running.ctx.cancel()
+        self._arm(running, self.settings.cancel_grace_seconds, JobCancelled)
+
+    def _on_cancel_notice(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        with contextlib.suppress(ValueError):
+            self.request_cancel(uuid.UUID(payload))
+
+    async def _heartbeats(self) -> None:
+        """Renew leases and write progress of running jobs; learn of cancellations and takeovers."""
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            try:
+                await self._ensure_liveness()
+                await self._beat()
+            except UNAVAILABLE as exc:
+                log.warning("heartbeat_failed", error=str(exc) or type(exc).__name__)
+            except Exception:
+                log.exception("heartbeat_crashed")
+
+    async def _beat(self) -> None:
+        with self._lock:
+            snapshot = list(self._running.values())
+        if not snapshot:
+            return
+        beats = []
+        for running in snapshot:
+            progress, message = running.ctx.take_progress() or (None, None)
+            beats.append((running.job.id, progress, message))
+        states = await jobs.heartbeat(self.pool, self.worker_id, beats)
+        for running in snapshot:
+            cancel_requested = states.get(running.job.id)
+            if cancel_requested is None:
+                self._interrupt(running, LeaseLost)
+            elif cancel_requested:
+                self.request_cancel(running.job.id)
+
+
+def encode_result(op: Operation, value: Any) -> Any:
+    """The JSON-ready result of an operation, checked against its result Struct."""
+    try:
+        checked = value if isinstance(value, op.result) else msgspec.convert(value, op.result)
+    except msgspec.ValidationError as exc:
+        raise PermanentError(f"{op.key} returned a result that does not fit {op.result.__name__}: {exc}") from None
+    return msgspec.to_builtins(checked)

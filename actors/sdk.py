@@ -1,0 +1,190 @@
+"""The operation SDK: declare an engine operation once, with typed params and result.
+
+    @operation("text_intelligence", "summarize", params=SummarizeParams, result=Summary)
+    def summarize(ctx: JobContext, p: SummarizeParams) -> Summary:
+        ctx.progress(0.5, "scoring sentences")
+        ctx.raise_if_cancelled()
+        ...
+
+Declaring registers the operation in `REGISTRY`; nothing here connects to anything, so the
+gateway imports the same registry to validate params and publish their JSON Schema.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import msgspec
+import structlog
+from dramatiq.middleware.threading import Interrupt
+
+from schemas.engines import ENGINES
+
+P = TypeVar("P", bound=msgspec.Struct)
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+class JobError(Exception):
+    """Base of the errors an operation raises to say how its job should end."""
+
+
+class TransientError(JobError):
+    """Something that may work later (a rate limit, a flaky upstream): retry with backoff."""
+
+
+class PermanentError(JobError):
+    """Retrying cannot help (bad input, a refused request): fail the job now."""
+
+
+class JobInterrupt(Interrupt):
+    """Raised inside a running operation to stop it; not an error of the operation."""
+
+
+class JobCancelled(JobInterrupt):
+    """The job was cancelled."""
+
+
+class JobTimedOut(JobInterrupt):
+    """The job ran past its time limit."""
+
+
+class LeaseLost(JobInterrupt):
+    """Another worker took the job over; this attempt's outcome no longer counts."""
+
+
+@dataclass(eq=False)
+class JobContext:
+    """What an operation knows of the job it runs, and how it talks back."""
+
+    job_id: uuid.UUID
+    tenant: str
+    engine: str
+    operation: str
+    attempt: int
+    logger: Any = field(default_factory=lambda: structlog.get_logger("conveyor.operation"))
+    _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _progress: tuple[float, str | None] | None = field(default=None, repr=False)
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Report progress (0–1) and what is happening; written back and throttled by the worker."""
+        with self._lock:
+            self._progress = (min(max(float(fraction), 0.0), 1.0), message)
+
+    def raise_if_cancelled(self) -> None:
+        """A cancellation point: raises JobCancelled if the job was cancelled."""
+        if self._cancelled.is_set():
+            raise JobCancelled()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the job was cancelled."""
+        return self._cancelled.is_set()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, waking at once (with JobCancelled) if the job is cancelled meanwhile."""
+        if self._cancelled.wait(max(seconds, 0.0)):
+            raise JobCancelled()
+
+    def take_progress(self) -> tuple[float, str | None] | None:
+        """The progress reported since the last call, if any (the worker's side)."""
+        with self._lock:
+            reported, self._progress = self._progress, None
+            return reported
+
+    def cancel(self) -> None:
+        """Mark the job cancelled (the worker's side)."""
+        self._cancelled.set()
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An engine operation: its function and the Structs of its params and result."""
+
+    engine: str
+    name: str
+    fn: Callable[[JobContext, Any], Any]
+    params: type[msgspec.Struct]
+    result: type[msgspec.Struct]
+    description: str
+    timeout_seconds: float | None = None
+    permanent_errors: tuple[type[BaseException], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """`engine.name`, also the name of its Dramatiq actor."""
+        return f"{self.engine}.{self.name}"
+
+    def params_schema(self) -> dict[str, Any]:
+        """JSON Schema of the params."""
+        return msgspec.json.schema(self.params)
+
+    def result_schema(self) -> dict[str, Any]:
+        """JSON Schema of the result."""
+        return msgspec.json.schema(self.result)
+
+
+class Registry:
+    """Every declared operation, by engine and name."""
+
+    def __init__(self) -> None:
+        self._operations: dict[tuple[str, str], Operation] = {}
+
+    def add(self, op: Operation) -> None:
+        """Register an operation; its engine must exist and its name be new."""
+        if op.engine not in ENGINES:
+            raise ValueError(f"unknown engine {op.engine!r}; engines: {', '.join(ENGINES)}")
+        if (op.engine, op.name) in self._operations:
+            raise ValueError(f"operation {op.key} is declared twice")
+        self._operations[(op.engine, op.name)] = op
+
+    def get(self, engine: str, name: str) -> Operation | None:
+        """An operation, or None."""
+        return self._operations.get((engine, name))
+
+    def operations(self, engine: str | None = None) -> list[Operation]:
+        """Operations of one engine, or all, sorted by key."""
+        ops = (op for op in self._operations.values() if engine is None or op.engine == engine)
+        return sorted(ops, key=lambda op: op.key)
+
+
+REGISTRY = Registry()
+
+
+def operation(
+    engine: str,
+    name: str,
+    *,
+    params: type[P],
+    result: type[R],
+    timeout_seconds: float | None = None,
+    permanent_errors: tuple[type[BaseException], ...] = (),
+    registry: Registry = REGISTRY,
+) -> Callable[[Callable[[JobContext, P], R]], Callable[[JobContext, P], R]]:
+    """Declare `fn(ctx, params) -> result` as operation `name` of `engine`.
+
+    `timeout_seconds` is the default time limit of its jobs; exceptions of the classes in
+    `permanent_errors` fail a job at once, as PermanentError does; any other exception is
+    taken as transient and retried.
+    """
+
+    def register(fn: Callable[[JobContext, P], R]) -> Callable[[JobContext, P], R]:
+        description = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        registry.add(Operation(engine, name, fn, params, result, description, timeout_seconds, permanent_errors))
+        return fn
+
+    return register
+
+
+def load_engines(package: str = "actors.engines") -> Registry:
+    """Import every engine module so that its operations register; the registry."""
+    module = importlib.import_module(package)
+    for info in pkgutil.iter_modules(module.__path__, prefix=package + "."):
+        importlib.import_module(info.name)
+    return REGISTRY

@@ -1,0 +1,74 @@
+"""The worker entry module: builds the broker before any actor exists.
+
+`python -m actors.worker --queues general --threads 8` runs one worker process (what
+`conveyor worker` supervises); `dramatiq actors.worker` works too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+import dramatiq
+import dramatiq.worker
+
+from actors.middleware.job_lifecycle import EXPECTED, JobLifecycle
+from actors.middleware.log_context import LogContext
+from actors.runtime import WorkerRuntime
+from actors.sdk import Registry, load_engines
+from infra.broker import build_broker
+from infra.logging import configure_logging
+from infra.settings import Settings, load_settings
+from schemas.engines import QUEUES
+
+settings = load_settings()
+configure_logging(settings, process="worker")
+registry = load_engines()
+runtime = WorkerRuntime(settings, registry)
+broker = build_broker(settings, [LogContext(), JobLifecycle(runtime)])
+dramatiq.set_broker(broker)
+# Dramatiq reads its prefetch from the environment when `dramatiq.worker` is imported;
+# without `dramatiq_queue_prefetch`, use ours: one message per thread, so priority holds.
+if not dramatiq.worker.QUEUE_PREFETCH:
+    dramatiq.worker.QUEUE_PREFETCH = settings.prefetch
+
+
+def declare_actors(broker: dramatiq.Broker, settings: Settings, registry: Registry, runtime: WorkerRuntime) -> None:
+    """One Dramatiq actor per operation, on its engine's queue."""
+    for op in registry.operations():
+        dramatiq.Actor(
+            runtime.actor_fn(op),
+            broker=broker,
+            actor_name=op.key,
+            queue_name=settings.queue_name(op.engine),
+            priority=0,
+            options={"throws": EXPECTED},
+        )
+
+
+declare_actors(broker, settings, registry, runtime)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one worker process until SIGTERM or SIGINT, then drain."""
+    parser = argparse.ArgumentParser(prog="python -m actors.worker")
+    parser.add_argument("--queues", nargs="*", default=[], choices=QUEUES, metavar="QUEUE")
+    parser.add_argument("--threads", type=int, default=settings.worker_threads)
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    queues = {settings.queue_name(q) for q in args.queues} or None
+    worker = dramatiq.Worker(broker, queues=queues, worker_threads=args.threads)
+    worker.queue_prefetch = settings.worker_prefetch or args.threads
+    broker.emit_after("process_boot")
+    worker.start()
+    stop.wait()
+    worker.stop(timeout=int(settings.shutdown_timeout_seconds * 1000))
+    broker.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""PostgreSQL: connections and pools with JSON codecs, and database administration."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import msgspec
+
+from infra.settings import Settings
+from infra.sql import QUERIES
+
+Db = asyncpg.Pool | asyncpg.Connection
+"""Anything repository functions can run a statement on."""
+
+
+def json_text(value: Any) -> str:
+    """A value as JSON text (what the json and jsonb codecs send)."""
+    return msgspec.json.encode(value).decode()
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Decode and encode json/jsonb with msgspec."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json_text, decoder=msgspec.json.decode, schema="pg_catalog")
+
+
+async def connect(url: str, *, application_name: str = "conveyor", timeout: float = 10.0) -> asyncpg.Connection:
+    """One connection, codecs installed."""
+    conn = await asyncpg.connect(url, timeout=timeout, server_settings={"application_name": application_name})
+    await init_connection(conn)
+    return conn
+
+
+async def create_pool(
+    settings: Settings, *, application_name: str, min_size: int = 1, max_size: int | None = None
+) -> asyncpg.Pool:
+    """A pool of codec-equipped connections to the Conveyor database."""
+    pool = await asyncpg.create_pool(
+        settings.database_url,
+        min_size=min_size,
+        max_size=max_size or settings.db_pool_size,
+        init=init_connection,
+        server_settings={"application_name": application_name},
+        timeout=10.0,
+        command_timeout=60.0,
+    )
+    assert pool is not None
+    return pool
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URL, pointing at another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+def database_of(url: str) -> str:
+    """The database a URL names."""
+    return urlsplit(url).path.lstrip("/") or "postgres"
+
+
+def quote_ident(name: str) -> str:
+    """A PostgreSQL identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def ensure_database(url: str, *, template: str | None = None) -> bool:
+    """Create the database `url` names if it does not exist; True if it was created."""
+    name = database_of(url)
+    admin = await connect(with_database(url, "postgres"), application_name="conveyor-admin")
+    try:
+        if await admin.fetchval(QUERIES.database_exists, name):
+            return False
+        # CREATE DATABASE takes no parameters; the names are quoted identifiers.
+        suffix = f" TEMPLATE {quote_ident(template)}" if template else ""
+        try:
+            await admin.execute(f"CREATE DATABASE {quote_ident(name)}{suffix}")
+        except asyncpg.DuplicateDatabaseError:
+            return False
+        return True
+    finally:
+        await admin.close()
+
+
+async def drop_database(url: str) -> None:
+    """Drop the database `url` names, closing its sessions."""
+    admin = await connect(with_database(url, "postgres"), application_name="conveyor-admin")
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(database_of(url))} WITH (FORCE)")
+    finally:
+        await admin.close()

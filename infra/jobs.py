@@ -1,0 +1,204 @@
+"""Job repository: every read and state change of jobs, one guarded statement each."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+import msgspec
+
+from infra.db import Db, json_text
+from infra.sql import QUERIES
+from schemas.jobs import JobEventView, JobStatus, JobView, sources_of
+
+
+class NewJob(msgspec.Struct, kw_only=True):
+    """A validated job ready to be stored."""
+
+    id: uuid.UUID
+    engine: str
+    operation: str
+    status: JobStatus
+    priority: int
+    params: dict[str, Any]
+    max_retries: int
+    retry_backoff_seconds: float
+    retry_backoff_max_seconds: float
+    timeout_seconds: float
+    tags: list[str]
+    metadata: dict[str, Any]
+    idempotency_key: str | None
+    run_at: datetime | None = None
+
+
+class Dispatch(msgspec.Struct, kw_only=True):
+    """What it takes to publish a queued job's message."""
+
+    id: uuid.UUID
+    engine: str
+    operation: str
+    priority: int
+    attempts: int
+
+
+class JobFilter(msgspec.Struct, kw_only=True):
+    """Optional filters of a job listing."""
+
+    statuses: list[str] | None = None
+    engine: str | None = None
+    operation: str | None = None
+    tags: list[str] | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+def to_view(row: asyncpg.Record) -> JobView:
+    """A job row as the API shows it."""
+    return msgspec.convert(dict(row), JobView)
+
+
+def to_dispatch(row: asyncpg.Record) -> Dispatch:
+    """The publish details of a queued job row."""
+    return Dispatch(
+        id=row["id"],
+        engine=row["engine"],
+        operation=row["operation"],
+        priority=row["priority"],
+        attempts=row["attempts"],
+    )
+
+
+async def insert_jobs(db: Db, tenant: str, jobs: Sequence[NewJob]) -> list[asyncpg.Record]:
+    """Store jobs of one tenant in one statement; those whose idempotency key exists are skipped."""
+    return await db.fetch(
+        QUERIES.insert_jobs,
+        [j.id for j in jobs],
+        tenant,
+        [j.engine for j in jobs],
+        [j.operation for j in jobs],
+        [j.status.value for j in jobs],
+        [j.priority for j in jobs],
+        [json_text(j.params) for j in jobs],
+        [j.max_retries for j in jobs],
+        [j.retry_backoff_seconds for j in jobs],
+        [j.retry_backoff_max_seconds for j in jobs],
+        [j.timeout_seconds for j in jobs],
+        [json_text(j.tags) for j in jobs],
+        [json_text(j.metadata) for j in jobs],
+        [j.idempotency_key for j in jobs],
+        [j.run_at for j in jobs],
+    )
+
+
+async def jobs_by_idempotency_key(db: Db, tenant: str, keys: Sequence[str]) -> list[asyncpg.Record]:
+    """The jobs a tenant already submitted under these keys."""
+    return await db.fetch(QUERIES.get_jobs_by_idempotency_key, tenant, list(keys))
+
+
+async def get_job(db: Db, tenant: str, job_id: uuid.UUID) -> asyncpg.Record | None:
+    """One job of a tenant, or None."""
+    return await db.fetchrow(QUERIES.get_job, job_id, tenant)
+
+
+async def list_jobs(
+    db: Db, tenant: str, where: JobFilter, *, after: uuid.UUID | None, limit: int
+) -> list[asyncpg.Record]:
+    """A page of a tenant's jobs, newest first."""
+    return await db.fetch(
+        QUERIES.list_jobs,
+        tenant,
+        where.statuses,
+        where.engine,
+        where.operation,
+        where.tags,
+        where.created_after,
+        where.created_before,
+        after,
+        limit,
+    )
+
+
+async def list_events(db: Db, tenant: str, job_id: uuid.UUID, *, after: int, limit: int) -> list[JobEventView]:
+    """A job's history, oldest first."""
+    rows = await db.fetch(QUERIES.list_job_events, job_id, tenant, after, limit)
+    return [msgspec.convert(dict(row), JobEventView) for row in rows]
+
+
+CANCEL_NOW = sources_of(JobStatus.CANCELLED, excluding=frozenset({JobStatus.RUNNING}))
+RETRYABLE = [JobStatus.FAILED.value, JobStatus.CANCELLED.value]
+
+
+async def cancel_job(
+    conn: asyncpg.Connection, tenant: str, job_id: uuid.UUID
+) -> tuple[Literal["cancelled", "requested", "unchanged"], asyncpg.Record] | None:
+    """Cancel a job: at once if it has not started, by asking its worker if it runs.
+
+    None if the tenant has no such job; otherwise what happened and the job after it:
+    `cancelled` (it will never run), `requested` (its worker was told to stop it), or
+    `unchanged` (it had already finished).
+    """
+    async with conn.transaction():
+        row = await conn.fetchrow(QUERIES.cancel_job, job_id, tenant, CANCEL_NOW)
+        if row is not None:
+            return "cancelled", row
+        row = await conn.fetchrow(QUERIES.request_cancel, job_id, tenant)
+        if row is not None:
+            await conn.execute(QUERIES.notify_cancel, str(job_id))
+            return "requested", row
+        row = await conn.fetchrow(QUERIES.get_job, job_id, tenant)
+        return None if row is None else ("unchanged", row)
+
+
+async def retry_job(db: Db, tenant: str, job_id: uuid.UUID) -> asyncpg.Record | None:
+    """Queue a failed or cancelled job again; None if it is in no such state."""
+    return await db.fetchrow(QUERIES.retry_job, job_id, tenant, RETRYABLE)
+
+
+async def claim_job(
+    db: Db, job_id: uuid.UUID, worker_id: str, *, lease_seconds: float, max_worker_losses: int
+) -> asyncpg.Record | None:
+    """Take a job for this worker; None if it is not to be run (finished, cancelled, owned)."""
+    return await db.fetchrow(QUERIES.claim_job, job_id, worker_id, lease_seconds, max_worker_losses)
+
+
+async def finish_job(
+    db: Db,
+    job_id: uuid.UUID,
+    worker_id: str,
+    status: JobStatus,
+    *,
+    result: Any = None,
+    error: dict[str, Any] | None = None,
+    retry_in: float | None = None,
+) -> asyncpg.Record | None:
+    """Record how this worker's attempt ended; None if the job is no longer this worker's."""
+    return await db.fetchrow(QUERIES.finish_job, job_id, worker_id, status.value, result, error, retry_in)
+
+
+async def heartbeat(
+    db: Db, worker_id: str, beats: Sequence[tuple[uuid.UUID, float | None, str | None]]
+) -> dict[uuid.UUID, bool]:
+    """Renew this worker's running jobs; job id → cancel requested, for the jobs still its own."""
+    rows = await db.fetch(
+        QUERIES.heartbeat, worker_id, [b[0] for b in beats], [b[1] for b in beats], [b[2] for b in beats]
+    )
+    return {row["id"]: row["cancel_requested"] for row in rows}
+
+
+async def promote_due(db: Db, *, limit: int) -> list[Dispatch]:
+    """Queue scheduled and retrying jobs whose time has come."""
+    return [to_dispatch(row) for row in await db.fetch(QUERIES.promote_due, limit)]
+
+
+async def seconds_until_due(db: Db) -> float | None:
+    """Seconds until the next job is due to be queued; None if none waits."""
+    value = await db.fetchval(QUERIES.seconds_until_due)
+    return None if value is None else float(value)
+
+
+async def rescue_orphans(db: Db, *, lease_seconds: float, max_worker_losses: int, limit: int) -> list[asyncpg.Record]:
+    """Settle running jobs whose worker is gone; the rows changed, with their new status."""
+    return await db.fetch(QUERIES.rescue_orphans, lease_seconds, max_worker_losses, limit)

@@ -1,0 +1,93 @@
+"""Settings: one frozen Struct read from `CONVEYOR_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+import msgspec
+
+PREFIX = "CONVEYOR_"
+
+
+class SettingsError(ValueError):
+    """A `CONVEYOR_*` variable is unknown or does not parse."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a Conveyor process can be told from its environment (see README)."""
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/conveyor"
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    rabbitmq_management_url: str = "http://127.0.0.1:15672"
+    #: Prepended to every queue name; lets several installations share one RabbitMQ vhost.
+    queue_prefix: str = ""
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    db_pool_size: int = 10
+    max_body_bytes: int = 1_048_576
+    #: Threads per worker process.
+    worker_threads: int = 8
+    #: Unacknowledged messages a worker process holds per queue; 0 means one per thread,
+    #: the largest value at which queue priority still holds.
+    worker_prefetch: int = 0
+    #: How often a worker writes heartbeats and progress of its running jobs.
+    heartbeat_seconds: float = 0.5
+    #: A running job whose heartbeat is older than this is taken over.
+    lease_seconds: float = 30.0
+    #: Losing the worker this many times while running fails a job (category worker_lost).
+    max_worker_losses: int = 3
+    #: Time limit of jobs that name none and whose operation names none.
+    default_timeout_seconds: float = 3600.0
+    #: A running job asked to cancel that ignores it is interrupted after this long.
+    cancel_grace_seconds: float = 0.5
+    #: The outbox relay leaves rows younger than this to the process that wrote them.
+    relay_grace_seconds: float = 5.0
+    #: How long a draining worker waits for running jobs before releasing them.
+    shutdown_timeout_seconds: float = 30.0
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    #: Where `make services` keeps the data of the RabbitMQ and PostgreSQL it starts.
+    local_dir: str = ".local"
+
+    def queue_name(self, engine: str) -> str:
+        """The RabbitMQ queue of an engine."""
+        return self.queue_prefix + engine
+
+    @property
+    def prefetch(self) -> int:
+        """Messages prefetched per queue by a worker process."""
+        return self.worker_prefetch or self.worker_threads
+
+
+FIELDS = frozenset(field.name for field in msgspec.structs.fields(Settings))
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `CONVEYOR_*` variables; an unknown or malformed one is an error."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    for key, raw in environ.items():
+        if not key.startswith(PREFIX):
+            continue
+        name = key[len(PREFIX) :].lower()
+        if name not in FIELDS:
+            raise SettingsError(
+                f"unknown setting {key}; known: {', '.join(sorted(PREFIX + f.upper() for f in FIELDS))}"
+            )
+        values[name] = raw
+    try:
+        return msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"{PREFIX}{_field_of(exc).upper()}: {exc}") from exc
+
+
+def _field_of(exc: msgspec.ValidationError) -> str:
+    message = str(exc)
+    return message.rsplit("$.", 1)[-1].rstrip("`") if "$." in message else "?"
+
+
+def to_environ(settings: Settings) -> dict[str, str]:
+    """The `CONVEYOR_*` variables that reproduce `settings` in a child process."""
+    return {PREFIX + name.upper(): str(value) for name, value in msgspec.structs.asdict(settings).items()}

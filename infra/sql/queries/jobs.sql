@@ -1,0 +1,217 @@
+-- name: insert_jobs
+-- Insert a batch of jobs of one tenant; a job whose idempotency key the tenant already used
+-- is skipped (the caller looks it up). The trigger writes events and outbox rows.
+-- $1 ids, $2 tenant, $3 engines, $4 operations, $5 statuses, $6 priorities, $7 params (JSON texts),
+-- $8 max_retries, $9 retry_backoff_seconds, $10 retry_backoff_max_seconds,
+-- $11 timeout_seconds, $12 tags, $13 metadata (JSON texts: a list of lists would read as a
+-- two-dimensional array), $14 idempotency keys,
+-- $15 run_at
+INSERT INTO jobs (id, tenant, engine, operation, status, priority, params, max_retries,
+                  retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds, tags,
+                  metadata, idempotency_key, run_at)
+SELECT j.id, $2, j.engine, j.operation, j.status, j.priority, j.params::jsonb, j.max_retries,
+       j.backoff, j.backoff_max, j.timeout_seconds,
+       ARRAY(SELECT jsonb_array_elements_text(j.tags::jsonb)), j.metadata::jsonb, j.idempotency_key,
+       j.run_at
+FROM unnest($1::uuid[], $3::text[], $4::text[], $5::job_status[], $6::smallint[], $7::text[],
+            $8::integer[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::text[],
+            $14::text[], $15::timestamptz[])
+     AS j(id, engine, operation, status, priority, params, max_retries, backoff, backoff_max,
+          timeout_seconds, tags, metadata, idempotency_key, run_at)
+ON CONFLICT ON CONSTRAINT jobs_idempotency_key DO NOTHING
+RETURNING *;
+
+-- name: get_jobs_by_idempotency_key
+-- The jobs a tenant submitted under these idempotency keys.
+-- $1 tenant, $2 keys
+SELECT * FROM jobs WHERE tenant = $1 AND idempotency_key = ANY($2::text[]);
+
+-- name: get_job
+-- One job of a tenant.
+-- $1 id, $2 tenant
+SELECT * FROM jobs WHERE id = $1 AND tenant = $2;
+
+-- name: list_jobs
+-- A tenant's jobs, newest first, after the cursor id, with optional filters.
+-- $1 tenant, $2 statuses, $3 engine, $4 operation, $5 tags (all required),
+-- $6 created at or after, $7 created before, $8 cursor id, $9 limit
+SELECT * FROM jobs
+WHERE tenant = $1
+  AND ($2::job_status[] IS NULL OR status = ANY($2::job_status[]))
+  AND ($3::text IS NULL OR engine = $3::text)
+  AND ($4::text IS NULL OR operation = $4::text)
+  AND ($5::text[] IS NULL OR tags @> $5::text[])
+  AND ($6::timestamptz IS NULL OR created_at >= $6::timestamptz)
+  AND ($7::timestamptz IS NULL OR created_at < $7::timestamptz)
+  AND ($8::uuid IS NULL OR id < $8::uuid)
+ORDER BY id DESC
+LIMIT $9;
+
+-- name: list_job_events
+-- A job's history, oldest first, after an event id.
+-- $1 job id, $2 tenant, $3 after event id, $4 limit
+SELECT id, type, from_status, to_status, attempt, data, created_at
+FROM job_events
+WHERE job_id = $1 AND tenant = $2 AND id > $3
+ORDER BY id
+LIMIT $4;
+
+-- name: cancel_job
+-- Cancel a job that has not started (or is between attempts); it never runs.
+-- $1 id, $2 tenant, $3 statuses cancellable at once
+UPDATE jobs
+SET status = 'cancelled', finished_at = now(), run_at = NULL,
+    error = jsonb_build_object('type', 'Cancelled', 'message', 'cancelled on request', 'category', 'cancelled')
+WHERE id = $1 AND tenant = $2 AND status = ANY($3::job_status[])
+RETURNING *;
+
+-- name: request_cancel
+-- Ask the worker running a job to stop it; the worker records the cancellation.
+-- $1 id, $2 tenant
+WITH job AS (
+    UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, now())
+    WHERE id = $1 AND tenant = $2 AND status = 'running'
+    RETURNING *
+), event AS (
+    INSERT INTO job_events (job_id, tenant, type, from_status, to_status, attempt)
+    SELECT id, tenant, 'cancel_requested', status, status, attempts FROM job
+)
+SELECT * FROM job;
+
+-- name: notify_cancel
+-- Tell every worker (at commit) that a running job is to stop.
+-- $1 job id as text
+SELECT pg_notify('conveyor_cancel', $1);
+
+-- name: retry_job
+-- Run a failed or cancelled job again: attempts continue, the retry budget starts afresh.
+-- $1 id, $2 tenant, $3 statuses that can be retried
+UPDATE jobs
+SET status = 'queued', retry_base = attempts, worker_losses = 0, error = NULL, result = NULL,
+    progress = 0, progress_message = NULL, run_at = NULL, cancel_requested_at = NULL,
+    finished_at = NULL
+WHERE id = $1 AND tenant = $2 AND status = ANY($3::job_status[])
+RETURNING *;
+
+-- name: claim_job
+-- Take a job to run: a queued one, or a running one whose worker is gone. A job whose
+-- cancellation was asked is cancelled instead; one that lost its worker too often fails.
+-- $1 id, $2 worker id, $3 lease seconds, $4 max worker losses
+WITH target AS (
+    SELECT id,
+           status = 'running' AS taken_over,
+           cancel_requested_at IS NOT NULL AS cancelling,
+           status = 'running' AND worker_losses + 1 >= $4 AS lost_too_often
+    FROM jobs
+    WHERE id = $1
+      AND (status = 'queued'
+           OR (status = 'running' AND worker_id IS DISTINCT FROM $2
+               AND conveyor_worker_gone(worker_id, heartbeat_at, $3)))
+    FOR UPDATE
+), settled AS (
+    SELECT id, taken_over, cancelling OR lost_too_often AS ends,
+           CASE WHEN cancelling THEN 'cancelled' WHEN lost_too_often THEN 'failed' ELSE 'running' END::job_status
+               AS status,
+           CASE WHEN cancelling
+                THEN jsonb_build_object('type', 'Cancelled', 'message', 'cancelled on request',
+                                        'category', 'cancelled')
+                WHEN lost_too_often
+                THEN jsonb_build_object('type', 'WorkerLost', 'category', 'worker_lost',
+                                        'message', 'the worker running this job was lost ' || $4 || ' times')
+           END AS error
+    FROM target
+)
+UPDATE jobs j
+SET status = s.status,
+    attempts = j.attempts + (NOT s.ends)::int,
+    worker_losses = j.worker_losses + s.taken_over::int,
+    worker_id = $2,
+    heartbeat_at = now(),
+    started_at = CASE WHEN s.ends THEN j.started_at ELSE now() END,
+    finished_at = CASE WHEN s.ends THEN now() END,
+    progress = CASE WHEN s.ends THEN j.progress ELSE 0 END,
+    progress_message = CASE WHEN s.ends THEN j.progress_message END,
+    error = coalesce(s.error, j.error)
+FROM settled s
+WHERE j.id = s.id
+RETURNING j.*;
+
+-- name: finish_job
+-- Record the end of an attempt by the worker that owns it: succeeded, failed, cancelled,
+-- retrying (after a delay) or queued (released by a stopping worker).
+-- $1 id, $2 worker id, $3 new status, $4 result, $5 error, $6 retry delay seconds
+UPDATE jobs
+SET status = $3::job_status,
+    result = $4,
+    error = $5,
+    run_at = CASE WHEN $6::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $6::float8) END,
+    progress = CASE WHEN $3::job_status = 'succeeded' THEN 1 ELSE progress END,
+    finished_at = CASE WHEN $3::job_status IN ('succeeded', 'failed', 'cancelled') THEN now() END,
+    heartbeat_at = NULL
+WHERE id = $1 AND status = 'running' AND worker_id = $2
+RETURNING id, status, attempts, run_at;
+
+-- name: heartbeat
+-- Renew the lease of a worker's running jobs and write their progress; answers which of
+-- them are still this worker's, and which were asked to cancel.
+-- $1 worker id, $2 job ids, $3 progress (null: unchanged), $4 progress messages
+UPDATE jobs j
+SET heartbeat_at = now(),
+    progress = coalesce(p.progress, j.progress),
+    progress_message = CASE WHEN p.progress IS NULL THEN j.progress_message ELSE p.message END
+FROM unnest($2::uuid[], $3::real[], $4::text[]) AS p(id, progress, message)
+WHERE j.id = p.id AND j.status = 'running' AND j.worker_id = $1
+RETURNING j.id, j.cancel_requested_at IS NOT NULL AS cancel_requested;
+
+-- name: cancel_requested
+-- Which of these running jobs were asked to cancel.
+-- $1 job ids
+SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'running' AND cancel_requested_at IS NOT NULL;
+
+-- name: promote_due
+-- Queue jobs whose time has come (scheduled, or retrying after their backoff).
+-- $1 limit
+UPDATE jobs SET status = 'queued', run_at = NULL
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE status IN ('scheduled', 'retrying') AND run_at <= now()
+    ORDER BY run_at
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, engine, operation, priority, attempts;
+
+-- name: seconds_until_due
+-- Seconds until the next scheduled or retrying job is due (null: none is waiting).
+SELECT extract(epoch FROM min(run_at) - now())::float8
+FROM jobs WHERE status IN ('scheduled', 'retrying');
+
+-- name: rescue_orphans
+-- Settle running jobs whose worker is gone and whose message nobody took over: queue them
+-- again, cancel those asked to cancel, fail those that lost their worker too often.
+-- $1 lease seconds, $2 max worker losses, $3 limit
+WITH target AS (
+    SELECT id,
+           cancel_requested_at IS NOT NULL AS cancelling,
+           worker_losses + 1 >= $2 AS lost_too_often
+    FROM jobs
+    WHERE status = 'running' AND conveyor_worker_gone(worker_id, heartbeat_at, $1)
+    ORDER BY heartbeat_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs j
+SET status = CASE WHEN t.cancelling THEN 'cancelled' WHEN t.lost_too_often THEN 'failed' ELSE 'queued' END::job_status,
+    worker_losses = j.worker_losses + 1,
+    heartbeat_at = NULL,
+    finished_at = CASE WHEN t.cancelling OR t.lost_too_often THEN now() END,
+    error = CASE WHEN t.cancelling
+                 THEN jsonb_build_object('type', 'Cancelled', 'message', 'cancelled on request',
+                                         'category', 'cancelled')
+                 WHEN t.lost_too_often
+                 THEN jsonb_build_object('type', 'WorkerLost', 'category', 'worker_lost',
+                                         'message', 'the worker running this job was lost ' || $2 || ' times')
+                 ELSE j.error END
+FROM target t
+WHERE j.id = t.id
+RETURNING j.id, j.engine, j.operation, j.priority, j.attempts, j.status;

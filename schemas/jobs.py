@@ -1,0 +1,166 @@
+"""Jobs: their states and transitions, priorities, and the job wire contract."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+
+class JobStatus(enum.StrEnum):
+    """Where a job is in its life."""
+
+    SCHEDULED = "scheduled"  # run_at is in the future
+    WAITING = "waiting"  # upstream workflow nodes unfinished
+    QUEUED = "queued"  # published (or about to be) to its engine's queue
+    RUNNING = "running"  # claimed by a worker
+    RETRYING = "retrying"  # failed transiently, backoff pending
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # permanent error, timeout or retries exhausted; dead-lettered
+    CANCELLED = "cancelled"
+
+
+S = JobStatus
+TERMINAL: frozenset[JobStatus] = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED})
+
+#: Every allowed status change. The database enforces the same table (migration 0001),
+#: and a test keeps the two equal.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    S.SCHEDULED: frozenset({S.QUEUED, S.CANCELLED}),
+    S.WAITING: frozenset({S.SCHEDULED, S.QUEUED, S.FAILED, S.CANCELLED}),
+    S.QUEUED: frozenset({S.RUNNING, S.CANCELLED}),
+    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.RETRYING, S.CANCELLED, S.QUEUED}),
+    S.RETRYING: frozenset({S.QUEUED, S.CANCELLED}),
+    S.SUCCEEDED: frozenset(),
+    S.FAILED: frozenset({S.QUEUED}),
+    S.CANCELLED: frozenset({S.QUEUED}),
+}
+
+
+def can_transition(source: JobStatus, target: JobStatus) -> bool:
+    """Whether a job may go from `source` to `target`."""
+    return target in TRANSITIONS[source]
+
+
+def sources_of(target: JobStatus, *, excluding: frozenset[JobStatus] = frozenset()) -> list[str]:
+    """The statuses a job may reach `target` from: the guard of a conditional UPDATE."""
+    return sorted(s.value for s, targets in TRANSITIONS.items() if target in targets and s not in excluding)
+
+
+class ErrorCategory(enum.StrEnum):
+    """Why a job attempt failed; decides whether it is retried."""
+
+    TRANSIENT = "transient"  # retried with backoff until max_retries
+    PERMANENT = "permanent"  # failed at once
+    TIMEOUT = "timeout"  # ran past timeout_seconds
+    CANCELLED = "cancelled"  # stopped on request
+    WORKER_LOST = "worker_lost"  # its worker died too many times while running it
+
+
+PriorityName = Literal["low", "normal", "high", "critical"]
+PRIORITY_NAMES: dict[str, int] = {"low": 1, "normal": 5, "high": 7, "critical": 9}
+MAX_PRIORITY = 9
+
+
+def priority_value(priority: int | str) -> int:
+    """The numeric priority (0–9, higher runs first) of a number or a name."""
+    if isinstance(priority, str):
+        return PRIORITY_NAMES[priority]
+    return priority
+
+
+Tag = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/=-]+$")]
+Seconds = Annotated[float, Meta(ge=0, le=30 * 86400)]
+
+
+class JobSubmit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A job as a client submits it."""
+
+    engine: str
+    operation: str
+    params: dict[str, Any] = {}
+    priority: Annotated[int, Meta(ge=0, le=MAX_PRIORITY)] | PriorityName = "normal"
+    max_retries: Annotated[int, Meta(ge=0, le=100)] = 3
+    retry_backoff_seconds: Seconds = 2.0
+    retry_backoff_max_seconds: Seconds = 300.0
+    timeout_seconds: Annotated[float, Meta(gt=0, le=7 * 86400)] | None = None
+    tags: Annotated[list[Tag], Meta(max_length=32)] = []
+    metadata: dict[str, Any] = {}
+    idempotency_key: Annotated[str, Meta(min_length=1, max_length=255)] | None = None
+
+
+class JobBatchSubmit(msgspec.Struct, forbid_unknown_fields=True):
+    """Up to 1,000 jobs accepted or refused together."""
+
+    jobs: Annotated[list[JobSubmit], Meta(min_length=1, max_length=1000)]
+
+
+class JobError(msgspec.Struct):
+    """The last error of a job."""
+
+    type: str
+    message: str
+    category: ErrorCategory
+
+
+class JobView(msgspec.Struct, kw_only=True):
+    """A job as the API shows it."""
+
+    id: uuid.UUID
+    engine: str
+    operation: str
+    status: JobStatus
+    priority: int
+    params: dict[str, Any]
+    progress: float
+    progress_message: str | None
+    result: Any
+    error: JobError | None
+    attempts: int
+    max_retries: int
+    retry_backoff_seconds: float
+    retry_backoff_max_seconds: float
+    timeout_seconds: float
+    tags: list[str]
+    metadata: dict[str, Any]
+    idempotency_key: str | None
+    run_at: datetime | None
+    cancel_requested_at: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobBatchView(msgspec.Struct):
+    """The jobs of a batch submission, in the order submitted."""
+
+    jobs: list[JobView]
+
+
+class JobPage(msgspec.Struct):
+    """One page of a job listing, newest first."""
+
+    items: list[JobView]
+    next_cursor: str | None
+
+
+class JobEventView(msgspec.Struct, kw_only=True):
+    """One entry of a job's history."""
+
+    id: int
+    type: str
+    from_status: JobStatus | None
+    to_status: JobStatus | None
+    attempt: int
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class JobEventPage(msgspec.Struct):
+    """A job's history, oldest first."""
+
+    items: list[JobEventView]

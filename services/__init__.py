@@ -1,0 +1,1 @@
+"""Conveyor's programs: the gateway, the scheduler, worker supervision and the CLI."""

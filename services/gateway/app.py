@@ -1,0 +1,80 @@
+"""The gateway's Litestar app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+
+from actors.sdk import Registry, load_engines
+from infra.broker import queue_declarations
+from infra.db import create_pool
+from infra.logging import configure_logging
+from infra.publisher import Publisher
+from infra.settings import Settings, load_settings
+from services.gateway.auth import ApiKeyAuthentication, KeyCache
+from services.gateway.context import RequestContext
+from services.gateway.deps import Resources, provide_resources
+from services.gateway.engines import EngineController
+from services.gateway.errors import HANDLERS
+from services.gateway.health import HealthController
+from services.gateway.jobs import JobController
+
+PUBLIC = [r"^/healthz$", r"^/readyz$", r"^/schema"]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    pool: asyncpg.Pool | None = None,
+    publisher: Publisher | None = None,
+    registry: Registry | None = None,
+) -> Litestar:
+    """The gateway app; resources not given are opened at startup and closed at shutdown."""
+    registry = registry or load_engines()
+
+    @asynccontextmanager
+    async def resources(app: Litestar) -> AsyncIterator[None]:
+        db = pool or await create_pool(settings, application_name="conveyor-gateway")
+        pub = publisher or Publisher(settings.rabbitmq_url, queue_declarations(settings), name="conveyor-gateway")
+        if publisher is None:
+            pub.start()
+            await asyncio.to_thread(pub.wait_ready, 5.0)
+        app.state.resources = Resources(settings=settings, registry=registry, pool=db, publisher=pub)
+        app.state.key_cache = KeyCache(db)
+        try:
+            yield
+        finally:
+            if publisher is None:
+                await asyncio.to_thread(pub.stop)
+            if pool is None:
+                await db.close()
+
+    return Litestar(
+        route_handlers=[JobController, EngineController, HealthController],
+        dependencies={"resources": Provide(provide_resources, sync_to_thread=False)},
+        middleware=[RequestContext(), DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC)],
+        exception_handlers=HANDLERS,
+        lifespan=[resources],
+        openapi_config=OpenAPIConfig(
+            title="Conveyor",
+            version="0.1.0",
+            description="Submit and follow long-running AI-engine jobs.",
+            path="/schema",
+        ),
+        request_max_body_size=settings.max_body_bytes,
+        logging_config=None,
+    )
+
+
+def app_from_environment() -> Litestar:
+    """The app configured from `CONVEYOR_*` variables (for `uvicorn --factory`)."""
+    settings = load_settings()
+    configure_logging(settings, process="gateway")
+    return create_app(settings)

@@ -1,0 +1,71 @@
+"""Bearer API keys: who the request acts for (authentication) and what it may do (guards)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import asyncpg
+import structlog
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import Guard
+
+from infra.keys import Principal, find_principal, hash_key
+from schemas.keys import Scope
+
+
+class KeyCache:
+    """Looked-up keys for a few seconds, so that each request does not cost a query.
+
+    A revoked key keeps working for at most `ttl` seconds.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, *, ttl: float = 10.0, max_entries: int = 10_000) -> None:
+        self._pool = pool
+        self._ttl = ttl
+        self._max = max_entries
+        self._entries: dict[bytes, tuple[float, Principal | None]] = {}
+
+    async def principal(self, secret: str) -> Principal | None:
+        """The principal of a key, or None if the key is unknown or revoked."""
+        digest = hash_key(secret)
+        now = time.monotonic()
+        cached = self._entries.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        principal = await find_principal(self._pool, secret)
+        if len(self._entries) >= self._max:
+            self._entries.clear()
+        self._entries[digest] = (now + (self._ttl if principal else min(self._ttl, 2.0)), principal)
+        return principal
+
+
+class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
+    """`Authorization: Bearer <key>` on every route but health, schema and the dashboard."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        """The key's principal, or 401."""
+        header = connection.headers.get("authorization", "")
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise NotAuthorizedException("missing API key: send 'Authorization: Bearer <key>'")
+        cache: KeyCache = connection.app.state.key_cache
+        principal = await cache.principal(secret.strip())
+        if principal is None:
+            raise NotAuthorizedException("invalid or revoked API key")
+        structlog.contextvars.bind_contextvars(tenant=principal.tenant)
+        return AuthenticationResult(user=principal, auth=principal.key_id)
+
+
+def requires(scope: Scope) -> Guard:
+    """A guard: the key must hold `scope` (or `admin`, which holds them all)."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal: Principal = connection.user
+        if scope not in principal.scopes and Scope.ADMIN not in principal.scopes:
+            raise PermissionDeniedException(f"this API key lacks the '{scope.value}' scope")
+
+    return guard

@@ -1,0 +1,36 @@
+"""What route handlers are given: the resources the app was built with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from litestar import Request
+from litestar.datastructures import State
+
+from actors.sdk import Registry
+from infra.keys import Principal
+from infra.publisher import Publisher
+from infra.settings import Settings
+
+
+@dataclass
+class Resources:
+    """The gateway's shared resources (set on app.state by the lifespan)."""
+
+    settings: Settings
+    registry: Registry
+    pool: asyncpg.Pool
+    publisher: Publisher
+
+
+def provide_resources(state: State) -> Resources:
+    """The app's resources."""
+    resources: Resources = state.resources
+    return resources
+
+
+def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
+    """Who the request acts for (set by ApiKeyAuthentication)."""
+    return request.user

@@ -1,0 +1,103 @@
+"""Every error answer is JSON (schemas.errors.ErrorBody) naming the fields at fault."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from schemas.errors import ErrorBody, FieldError, field_error
+from services.submit import SubmitError
+
+log = structlog.get_logger("conveyor.gateway")
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+class ApiError(HTTPException):
+    """An error answer with a stable code and the fields at fault."""
+
+    def __init__(self, status: int, code: str, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail=detail, status_code=status)
+        self.code = code
+        self.errors = errors or []
+
+
+def respond(
+    request: Request[Any, Any, Any], status: int, body: ErrorBody, headers: dict[str, str] | None = None
+) -> Response[ErrorBody]:
+    """An error response, carrying the request id."""
+    body.request_id = request.scope.get("state", {}).get("request_id")
+    return Response(content=body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def on_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[ErrorBody]:
+    """ApiError → its body."""
+    return respond(request, exc.status_code, ErrorBody(error=exc.code, detail=exc.detail, errors=exc.errors))
+
+
+def on_submit_error(request: Request[Any, Any, Any], exc: SubmitError) -> Response[ErrorBody]:
+    """A refused submission → 422 (or 409) naming each field at fault."""
+    return respond(request, exc.status, ErrorBody(error=exc.code, detail=str(exc), errors=exc.errors))
+
+
+def on_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
+    """Litestar's decoding errors: malformed JSON → 400, fields that do not fit → 422."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    errors = [_field(item) for item in extra if isinstance(item, dict)]
+    if not errors:
+        return respond(
+            request,
+            400,
+            ErrorBody(error="malformed_request", detail=exc.detail, errors=[FieldError("body", exc.detail)]),
+        )
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return respond(request, 422, ErrorBody(error="invalid_request", detail=detail, errors=errors))
+
+
+def _field(item: dict[str, Any]) -> FieldError:
+    key = str(item.get("key") or "")
+    return field_error(str(item.get("message", "invalid")), "" if key == "data" else key)
+
+
+def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    """Other HTTP errors (401, 403, 404, 405, 413 …) with a stable code."""
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="conveyor"')
+    code = CODES.get(status, "error")
+    if status >= 500:
+        log.error("request_failed", status=status, detail=exc.detail)
+    return respond(request, status, ErrorBody(error=code, detail=exc.detail), headers)
+
+
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    """A bug: log it with its traceback, answer 500 without details."""
+    log.exception("request_crashed", error_type=type(exc).__name__)
+    body = ErrorBody(error="internal_error", detail="the server failed to handle this request; it has been logged")
+    return respond(request, HTTP_500_INTERNAL_SERVER_ERROR, body)
+
+
+HANDLERS: dict[Any, Any] = {
+    ApiError: on_api_error,
+    SubmitError: on_submit_error,
+    ValidationException: on_validation_error,
+    HTTPException: on_http_error,
+    Exception: on_unexpected,
+}

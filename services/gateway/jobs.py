@@ -1,0 +1,181 @@
+"""/v1/jobs: submit (one or a batch), read, list, follow, cancel and retry jobs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from infra import jobs
+from infra.dispatch import dispatch
+from infra.jobs import JobFilter, to_dispatch, to_view
+from infra.keys import Principal
+from schemas.errors import FieldError
+from schemas.ids import decode_cursor, encode_cursor
+from schemas.jobs import (
+    JobBatchSubmit,
+    JobBatchView,
+    JobEventPage,
+    JobPage,
+    JobStatus,
+    JobSubmit,
+    JobView,
+)
+from schemas.keys import Scope
+from services.gateway.auth import requires
+from services.gateway.deps import Resources, provide_principal
+from services.gateway.errors import ApiError
+from services.submit import build_job, build_jobs, submit_jobs
+
+JobId = Annotated[uuid.UUID, Parameter(description="The job's id")]
+
+
+def not_found(job_id: uuid.UUID) -> ApiError:
+    """The answer for a job the tenant does not have."""
+    return ApiError(404, "job_not_found", f"no job {job_id}")
+
+
+class JobController(Controller):
+    """Jobs of the caller's tenant."""
+
+    path = "/v1/jobs"
+    tags = ["jobs"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+
+    @post("/", guards=[requires(Scope.JOBS_WRITE)], summary="Submit a job", status_code=202)
+    async def submit(
+        self,
+        data: JobSubmit,
+        resources: Resources,
+        principal: Principal,
+        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", max_length=255)] = None,
+    ) -> Response[JobView]:
+        """Queue a job: 202 with the job, or 200 with the earlier job for a repeated idempotency key."""
+        if idempotency_key is not None:
+            if data.idempotency_key not in (None, idempotency_key):
+                raise ApiError(
+                    422,
+                    "invalid_request",
+                    "the Idempotency-Key header and the body's idempotency_key differ",
+                    [FieldError("idempotency_key", "differs from the Idempotency-Key header")],
+                )
+            data.idempotency_key = idempotency_key
+        new = build_job(data, resources.registry, resources.settings)
+        [(row, created)] = await submit_jobs(
+            resources.pool, resources.publisher, resources.settings, principal.tenant, [new]
+        )
+        view = to_view(row)
+        return Response(view, status_code=202 if created else 200, headers={"Location": f"{self.path}/{view.id}"})
+
+    @post("/batch", guards=[requires(Scope.JOBS_WRITE)], summary="Submit up to 1,000 jobs", status_code=202)
+    async def submit_batch(self, data: JobBatchSubmit, resources: Resources, principal: Principal) -> JobBatchView:
+        """All or nothing: every job is checked first, then all are stored in one transaction."""
+        if len(data.jobs) > resources.settings.max_batch_jobs:
+            raise ApiError(
+                422,
+                "invalid_request",
+                "too many jobs",
+                [FieldError("jobs", f"at most {resources.settings.max_batch_jobs}")],
+            )
+        new = build_jobs(data.jobs, resources.registry, resources.settings, at="jobs")
+        stored = await submit_jobs(resources.pool, resources.publisher, resources.settings, principal.tenant, new)
+        return JobBatchView(jobs=[to_view(row) for row, _ in stored])
+
+    @get("/{job_id:uuid}", guards=[requires(Scope.JOBS_READ)], summary="Get a job")
+    async def get_job(self, job_id: JobId, resources: Resources, principal: Principal) -> JobView:
+        """A job with its status, progress, result or error."""
+        row = await jobs.get_job(resources.pool, principal.tenant, job_id)
+        if row is None:
+            raise not_found(job_id)
+        return to_view(row)
+
+    @get("/", guards=[requires(Scope.JOBS_READ)], summary="List jobs, newest first")
+    async def list_jobs(
+        self,
+        resources: Resources,
+        principal: Principal,
+        status: Annotated[list[JobStatus] | None, Parameter(description="Any of these statuses")] = None,
+        engine: str | None = None,
+        operation: str | None = None,
+        tag: Annotated[list[str] | None, Parameter(description="Jobs carrying every one of these tags")] = None,
+        created_after: Annotated[datetime | None, Parameter(description="Created at or after (RFC 3339)")] = None,
+        created_before: Annotated[datetime | None, Parameter(description="Created before (RFC 3339)")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+    ) -> JobPage:
+        """A page of jobs; pass `next_cursor` back as `cursor` for the next one."""
+        after = None
+        if cursor is not None:
+            try:
+                after = decode_cursor(cursor)
+            except ValueError:
+                raise ApiError(
+                    422,
+                    "invalid_request",
+                    "cursor is not valid",
+                    [FieldError("cursor", "not a cursor this API gave")],
+                ) from None
+        where = JobFilter(
+            statuses=[s.value for s in status] if status else None,
+            engine=engine,
+            operation=operation,
+            tags=tag or None,
+            created_after=created_after,
+            created_before=created_before,
+        )
+        rows = await jobs.list_jobs(resources.pool, principal.tenant, where, after=after, limit=limit + 1)
+        items = [to_view(row) for row in rows[:limit]]
+        next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
+        return JobPage(items=items, next_cursor=next_cursor)
+
+    @get("/{job_id:uuid}/events", guards=[requires(Scope.JOBS_READ)], summary="A job's history")
+    async def list_events(
+        self,
+        job_id: JobId,
+        resources: Resources,
+        principal: Principal,
+        after: Annotated[int, Parameter(ge=0, description="Only events after this event id")] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
+    ) -> JobEventPage:
+        """Every state change of the job, oldest first."""
+        if await jobs.get_job(resources.pool, principal.tenant, job_id) is None:
+            raise not_found(job_id)
+        return JobEventPage(
+            items=await jobs.list_events(resources.pool, principal.tenant, job_id, after=after, limit=limit)
+        )
+
+    @post("/{job_id:uuid}/cancel", guards=[requires(Scope.JOBS_WRITE)], summary="Cancel a job")
+    async def cancel(self, job_id: JobId, resources: Resources, principal: Principal) -> Response[JobView]:
+        """200 cancelled (it had not started); 202 while its worker stops it; 409 if it finished."""
+        async with resources.pool.acquire() as conn:
+            cancelled = await jobs.cancel_job(conn, principal.tenant, job_id)
+        if cancelled is None:
+            raise not_found(job_id)
+        what, row = cancelled
+        if what == "unchanged":
+            raise ApiError(409, "job_finished", f"job {job_id} already {row['status']}; it cannot be cancelled")
+        return Response(to_view(row), status_code=202 if what == "requested" else 200)
+
+    @post(
+        "/{job_id:uuid}/retry",
+        guards=[requires(Scope.JOBS_WRITE)],
+        summary="Run a failed or cancelled job again",
+    )
+    async def retry(self, job_id: JobId, resources: Resources, principal: Principal) -> Response[JobView]:
+        """202 queued again (attempts continue, with a fresh retry budget); 409 unless failed or cancelled."""
+        row = await jobs.retry_job(resources.pool, principal.tenant, job_id)
+        if row is None:
+            current = await jobs.get_job(resources.pool, principal.tenant, job_id)
+            if current is None:
+                raise not_found(job_id)
+            raise ApiError(
+                409,
+                "job_not_retryable",
+                f"job {job_id} is {current['status']}; only failed or cancelled jobs can be retried",
+            )
+        await dispatch(resources.pool, resources.publisher, resources.settings, [to_dispatch(row)])
+        return Response(to_view(row), status_code=202, headers={"Location": f"{self.path}/{job_id}"})

@@ -1,0 +1,189 @@
+"""The scheduler: one leader (a PostgreSQL advisory lock) keeps time-driven work going.
+
+- due jobs: retrying (after backoff) and scheduled jobs are queued when their time comes,
+  woken by NOTIFY and never more than a second late;
+- outbox relay: publish intents a crashed gateway (or an unreachable RabbitMQ) left behind;
+- orphan rescue: running jobs whose worker is gone and whose message nobody took over.
+
+Several schedulers may run; the others wait and take over within seconds of the leader's
+death, because the lock dies with the leader's session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from infra import jobs
+from infra.broker import queue_declarations
+from infra.db import connect, create_pool
+from infra.dispatch import dispatch, relay_outbox
+from infra.jobs import to_dispatch
+from infra.publisher import Publisher
+from infra.settings import Settings
+from infra.sql import QUERIES
+from schemas.jobs import JobStatus
+
+log = structlog.get_logger("conveyor.scheduler")
+
+LEADER_LOCK = 7361023002
+UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
+PROMOTE_BATCH = 500
+RELAY_EVERY = 1.0
+RESCUE_EVERY = 2.0
+CAMPAIGN_EVERY = 2.0
+
+
+class Scheduler:
+    """Campaigns for leadership, then runs the maintenance loops while it holds it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stopping = asyncio.Event()
+        self.is_leader = False
+
+    async def run(self) -> None:
+        """Until `stopping` is set."""
+        pool = await self._retry_forever(
+            "open pool", lambda: create_pool(self.settings, application_name="conveyor-scheduler", max_size=4)
+        )
+        publisher = Publisher(self.settings.rabbitmq_url, queue_declarations(self.settings), name="conveyor-scheduler")
+        publisher.start()
+        try:
+            while not self.stopping.is_set():
+                leader = await self._campaign()
+                if leader is None:
+                    break
+                try:
+                    await self._lead(leader, pool, publisher)
+                finally:
+                    self.is_leader = False
+                    with contextlib.suppress(Exception):
+                        await leader.close(timeout=2)
+        finally:
+            await asyncio.to_thread(publisher.stop)
+            await pool.close()
+
+    async def _campaign(self) -> asyncpg.Connection | None:
+        """Wait to hold the leader lock; the session holding it, or None when stopping."""
+        announced = False
+        while not self.stopping.is_set():
+            try:
+                conn = await connect(self.settings.database_url, application_name="conveyor-scheduler-leader")
+                if await conn.fetchval(QUERIES.try_leader_lock, LEADER_LOCK):
+                    log.info("scheduler_leading")
+                    self.is_leader = True
+                    return conn
+                await conn.close()
+                if not announced:
+                    log.info("scheduler_standing_by", reason="another scheduler leads")
+                    announced = True
+            except UNAVAILABLE as exc:
+                log.warning("database_unavailable", during="campaign", error=str(exc) or type(exc).__name__)
+            await self._pause(CAMPAIGN_EVERY)
+        return None
+
+    async def _lead(self, leader: asyncpg.Connection, pool: asyncpg.Pool, publisher: Publisher) -> None:
+        """Run the loops until stopping or until the leader session is lost."""
+        wake = asyncio.Event()
+        await leader.add_listener("conveyor_timers", lambda *_: wake.set())
+        periodic = AsyncIOScheduler()
+        periodic.add_job(
+            self._guarded("relay", lambda: self._relay(pool, publisher)),
+            "interval",
+            seconds=RELAY_EVERY,
+            max_instances=1,
+            coalesce=True,
+        )
+        periodic.add_job(
+            self._guarded("rescue", lambda: self._rescue(pool, publisher)),
+            "interval",
+            seconds=RESCUE_EVERY,
+            max_instances=1,
+            coalesce=True,
+        )
+        periodic.start()
+        timers = asyncio.create_task(self._release_due(pool, publisher, wake))
+        try:
+            await self._hold(leader)
+        finally:
+            periodic.shutdown(wait=False)
+            timers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timers
+
+    async def _hold(self, leader: asyncpg.Connection) -> None:
+        """Return when stopping, or when the leader session (and so the lock) is gone."""
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(leader.fetchval(QUERIES.ping), 2.0)
+            except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
+                log.warning("scheduler_leadership_lost", error=str(exc) or type(exc).__name__)
+                return
+            await self._pause(1.0)
+
+    async def _release_due(self, pool: asyncpg.Pool, publisher: Publisher, wake: asyncio.Event) -> None:
+        """Queue due jobs as their times come; sleep until the next one, a NOTIFY, or 1 s."""
+        while True:
+            wake.clear()
+            try:
+                while True:
+                    due = await jobs.promote_due(pool, limit=PROMOTE_BATCH)
+                    await dispatch(pool, publisher, self.settings, due)
+                    if len(due) < PROMOTE_BATCH:
+                        break
+                wait = await jobs.seconds_until_due(pool)
+            except UNAVAILABLE as exc:
+                log.warning("database_unavailable", during="release due jobs", error=str(exc) or type(exc).__name__)
+                wait = 1.0
+            timeout = 1.0 if wait is None else min(max(wait, 0.0), 1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout)
+
+    async def _relay(self, pool: asyncpg.Pool, publisher: Publisher) -> None:
+        if publisher.ready:
+            await relay_outbox(pool, publisher, self.settings, grace_seconds=self.settings.relay_grace_seconds)
+
+    async def _rescue(self, pool: asyncpg.Pool, publisher: Publisher) -> None:
+        s = self.settings
+        rows = await jobs.rescue_orphans(
+            pool, lease_seconds=s.lease_seconds, max_worker_losses=s.max_worker_losses, limit=200
+        )
+        for row in rows:
+            log.warning("job_rescued", job_id=str(row["id"]), status=row["status"], attempt=row["attempts"])
+        await dispatch(pool, publisher, s, [to_dispatch(row) for row in rows if row["status"] == JobStatus.QUEUED])
+
+    def _guarded(self, name: str, work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            try:
+                await work()
+            except UNAVAILABLE as exc:
+                log.warning("database_unavailable", during=name, error=str(exc) or type(exc).__name__)
+            except Exception:
+                log.exception("maintenance_failed", task=name)
+
+        return run
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def _retry_forever(self, what: str, attempt: Callable[[], Awaitable[Any]]) -> Any:
+        while True:
+            try:
+                return await attempt()
+            except UNAVAILABLE as exc:
+                log.warning("database_unavailable", during=what, error=str(exc) or type(exc).__name__)
+                await self._pause(2.0)

@@ -1,0 +1,138 @@
+"""Turning submitted jobs into stored, queued, published ones (gateway and scheduler)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from actors.sdk import Registry
+from infra import jobs
+from infra.dispatch import dispatch
+from infra.jobs import NewJob, to_dispatch
+from infra.publisher import Publisher
+from infra.settings import Settings
+from schemas.engines import ENGINES
+from schemas.errors import FieldError, field_error, join_path
+from schemas.ids import uuid7
+from schemas.jobs import JobStatus, JobSubmit, priority_value
+
+
+class SubmitError(Exception):
+    """A submission refused as a whole, with the fields at fault."""
+
+    def __init__(self, errors: list[FieldError], *, status: int = 422, code: str = "invalid_job") -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+        self.status = status
+        self.code = code
+
+
+def build_job(
+    submit: JobSubmit, registry: Registry, settings: Settings, *, at: str = "", run_at: datetime | None = None
+) -> NewJob:
+    """Check a submitted job against its operation and give it an id; SubmitError if it does not fit."""
+    if submit.engine not in ENGINES:
+        raise SubmitError(
+            [
+                FieldError(
+                    join_path(at, "engine"),
+                    f"unknown engine {submit.engine!r}; engines: {', '.join(ENGINES)}",
+                )
+            ]
+        )
+    op = registry.get(submit.engine, submit.operation)
+    if op is None:
+        known = ", ".join(o.name for o in registry.operations(submit.engine)) or "none"
+        raise SubmitError(
+            [
+                FieldError(
+                    join_path(at, "operation"),
+                    f"unknown operation {submit.operation!r} of engine {submit.engine!r}; operations: {known}",
+                )
+            ]
+        )
+    try:
+        params = msgspec.to_builtins(msgspec.convert(submit.params, op.params))
+    except msgspec.ValidationError as exc:
+        raise SubmitError([field_error(str(exc), join_path(at, "params"))]) from None
+    if submit.retry_backoff_max_seconds < submit.retry_backoff_seconds:
+        raise SubmitError(
+            [FieldError(join_path(at, "retry_backoff_max_seconds"), "must not be below retry_backoff_seconds")]
+        )
+    return NewJob(
+        id=uuid7(),
+        engine=submit.engine,
+        operation=submit.operation,
+        status=JobStatus.QUEUED if run_at is None else JobStatus.SCHEDULED,
+        priority=priority_value(submit.priority),
+        params=params,
+        max_retries=submit.max_retries,
+        retry_backoff_seconds=submit.retry_backoff_seconds,
+        retry_backoff_max_seconds=submit.retry_backoff_max_seconds,
+        timeout_seconds=submit.timeout_seconds or op.timeout_seconds or settings.default_timeout_seconds,
+        tags=submit.tags,
+        metadata=submit.metadata,
+        idempotency_key=submit.idempotency_key,
+        run_at=run_at,
+    )
+
+
+def build_jobs(submits: Sequence[JobSubmit], registry: Registry, settings: Settings, *, at: str) -> list[NewJob]:
+    """Check a batch: every problem of every job is reported, and nothing is built if one fails."""
+    built: list[NewJob] = []
+    errors: list[FieldError] = []
+    seen_keys: dict[str, int] = {}
+    for index, submit in enumerate(submits):
+        where = f"{at}[{index}]"
+        try:
+            built.append(build_job(submit, registry, settings, at=where))
+        except SubmitError as exc:
+            errors += exc.errors
+        key = submit.idempotency_key
+        if key is not None and key in seen_keys:
+            errors.append(FieldError(f"{where}.idempotency_key", f"repeats the key of {at}[{seen_keys[key]}]"))
+        elif key is not None:
+            seen_keys[key] = index
+    if errors:
+        raise SubmitError(errors)
+    return built
+
+
+async def store_jobs(pool: asyncpg.Pool, tenant: str, new: Sequence[NewJob]) -> list[tuple[asyncpg.Record, bool]]:
+    """Store jobs in one transaction; (row, created) each, in order.
+
+    A job whose idempotency key the tenant used before comes back as the earlier job
+    (created False); if the earlier job was a different request, nothing is stored.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        rows = {row["id"]: row for row in await jobs.insert_jobs(conn, tenant, new)}
+        repeated = [job for job in new if job.id not in rows]
+        earlier = {}
+        if repeated:
+            keys = [job.idempotency_key for job in repeated if job.idempotency_key is not None]
+            earlier = {row["idempotency_key"]: row for row in await jobs.jobs_by_idempotency_key(conn, tenant, keys)}
+        out: list[tuple[asyncpg.Record, bool]] = []
+        for index, job in enumerate(new):
+            if job.id in rows:
+                out.append((rows[job.id], True))
+                continue
+            row = earlier[job.idempotency_key]
+            if (row["engine"], row["operation"], row["params"]) != (job.engine, job.operation, job.params):
+                field = "idempotency_key" if len(new) == 1 else f"jobs[{index}].idempotency_key"
+                message = f"was used for a different job ({row['id']}) with other engine, operation or params"
+                raise SubmitError([FieldError(field, message)], status=409, code="idempotency_conflict")
+            out.append((row, False))
+        return out
+
+
+async def submit_jobs(
+    pool: asyncpg.Pool, publisher: Publisher, settings: Settings, tenant: str, new: Sequence[NewJob]
+) -> list[tuple[asyncpg.Record, bool]]:
+    """Store jobs, then publish the queued ones (the outbox relay covers a failed publish)."""
+    stored = await store_jobs(pool, tenant, new)
+    queued = [to_dispatch(row) for row, created in stored if created and row["status"] == JobStatus.QUEUED]
+    await dispatch(pool, publisher, settings, queued)
+    return stored

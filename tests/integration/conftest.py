@@ -1,0 +1,99 @@
+"""Integration fixtures: real RabbitMQ and PostgreSQL, real Conveyor processes.
+
+Every system (gateway + workers + scheduler) gets a database cloned from a migrated template
+and its own queue prefix; its queues are deleted and its database dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from infra.db import drop_database
+from infra.settings import Settings
+from tests.support.system import System, base_settings, clone_database, create_template
+
+#: Faster failure detection than production defaults, so tests wait less.
+TEST_OVERRIDES: dict[str, Any] = {"relay_grace_seconds": 1.0, "heartbeat_seconds": 0.2, "worker_threads": 4}
+
+MakeSystem = Callable[..., Awaitable[System]]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Where the shared RabbitMQ and PostgreSQL are (CONVEYOR_* variables or the defaults)."""
+    return base_settings()
+
+
+@pytest.fixture(scope="session")
+async def template_url(settings: Settings) -> AsyncIterator[str]:
+    """A database migrated from scratch, cloned by every test database."""
+    url = await create_template(settings, f"conveyor_test_template_{os.getpid()}")
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture
+async def database_url(template_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test."""
+    url = await clone_database(template_url, f"conveyor_test_{secrets.token_hex(4)}")
+    yield url
+    await drop_database(url)
+
+
+async def _make(settings: Settings, template_url: str, workdir: Path, **overrides: Any) -> tuple[System, str]:
+    url = await clone_database(template_url, f"conveyor_test_{secrets.token_hex(4)}")
+    return System.create(settings, url, workdir, **{**TEST_OVERRIDES, **overrides}), url
+
+
+@pytest.fixture
+async def make_system(
+    settings: Settings, template_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[MakeSystem]:
+    """A factory of systems of this test's own (nothing started until the test starts it)."""
+    made: list[tuple[System, str]] = []
+
+    async def make(**overrides: Any) -> System:
+        system, url = await _make(settings, template_url, tmp_path / f"system{len(made)}", **overrides)
+        made.append((system, url))
+        return system
+
+    yield make
+    failed = getattr(request.node, "report_call", None) is not None and request.node.report_call.failed
+    for system, url in made:
+        if failed:
+            print(system.log_tail())
+        system.close()
+        await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+async def shared_system(settings: Settings, template_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    """One running Conveyor for the tests that only need the API and a worker.
+
+    Tests keep out of each other's way by using a tenant of their own (`client`).
+    """
+    system, url = await _make(settings, template_url, tmp_path_factory.mktemp("shared"))
+    system.start_scheduler()
+    system.start_worker(threads=8)
+    system.start_gateway()
+    system.wait_for_consumers("general")
+    yield system
+    system.close()
+    await drop_database(url)
+
+
+@pytest.fixture
+async def client(shared_system: System, request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the shared system, acting for a tenant of this test's own."""
+    key = await shared_system.api_key(f"tenant-{secrets.token_hex(4)}")
+    async with shared_system.client(key) as http:
+        yield http
+    if getattr(request.node, "report_call", None) is not None and request.node.report_call.failed:
+        print(shared_system.log_tail())

@@ -1,0 +1,50 @@
+"""Small helpers for talking to the gateway in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.support.system import eventually
+
+
+async def submit(client: httpx.AsyncClient, operation: str, params: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """Submit a `general` job; the accepted job."""
+    body = {"engine": "general", "operation": operation, "params": params or {}, **fields}
+    response = await client.post("/v1/jobs", json=body)
+    assert response.status_code == 202, response.text
+    job: dict[str, Any] = response.json()
+    return job
+
+
+async def get_job(client: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
+    """A job as the API shows it."""
+    response = await client.get(f"/v1/jobs/{job_id}")
+    assert response.status_code == 200, response.text
+    job: dict[str, Any] = response.json()
+    return job
+
+
+async def wait_for_status(client: httpx.AsyncClient, job_id: str, *statuses: str, timeout: float = 20) -> dict[str, Any]:
+    """Poll a job until it is in one of `statuses`; the job."""
+    last: dict[str, Any] = {}
+
+    async def reached() -> dict[str, Any] | None:
+        nonlocal last
+        last = await get_job(client, job_id)
+        return last if last["status"] in statuses else None
+
+    try:
+        job: dict[str, Any] = await eventually(reached, timeout=timeout, interval=0.05, message=f"job {job_id} to be {statuses}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last seen: {last}") from None
+    return job
+
+
+async def events(client: httpx.AsyncClient, job_id: str) -> list[dict[str, Any]]:
+    """A job's history."""
+    response = await client.get(f"/v1/jobs/{job_id}/events")
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items

@@ -1,0 +1,66 @@
+"""How an attempt's end is classified."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from actors.outcome import ClaimedJob, decide
+from actors.sdk import JobCancelled, JobTimedOut, LeaseLost, PermanentError, TransientError, load_engines
+from schemas.jobs import JobStatus
+
+FLAKY = load_engines().get("general", "flaky")
+
+
+def _job(attempts: int = 1, max_retries: int = 3, retry_base: int = 0) -> ClaimedJob:
+    return ClaimedJob(
+        id=uuid.uuid4(), tenant="t", engine="general", operation="flaky", status=JobStatus.RUNNING, priority=5,
+        params={}, attempts=attempts, retry_base=retry_base, max_retries=max_retries, retry_backoff_seconds=2.0,
+        retry_backoff_max_seconds=60.0, timeout_seconds=10.0,
+    )  # fmt: skip
+
+
+def test_success_records_the_result() -> None:
+    outcome = decide(_job(), FLAKY, result={"attempts": 1})
+    assert (outcome.status, outcome.result, outcome.dead_letter) == (JobStatus.SUCCEEDED, {"attempts": 1}, False)
+
+
+def test_transient_error_is_retried_with_backoff() -> None:
+    outcome = decide(_job(attempts=2), FLAKY, exception=TransientError("later"), rand=lambda: 1.0)
+    assert outcome.status is JobStatus.RETRYING
+    assert outcome.retry_in == pytest.approx(4.0)
+    assert outcome.error == {"type": "TransientError", "message": "later", "category": "transient"}
+
+
+def test_unclassified_errors_count_as_transient() -> None:
+    assert decide(_job(), FLAKY, exception=ConnectionResetError()).status is JobStatus.RETRYING
+
+
+def test_exhausted_retries_fail_and_dead_letter() -> None:
+    outcome = decide(_job(attempts=4, max_retries=3), FLAKY, exception=TransientError("again"))
+    assert (outcome.status, outcome.dead_letter, outcome.error["category"]) == (JobStatus.FAILED, True, "transient")  # type: ignore[index]
+
+
+def test_manual_retry_restarts_the_budget() -> None:
+    assert decide(_job(attempts=5, retry_base=4), FLAKY, exception=TransientError("x")).status is JobStatus.RETRYING
+
+
+def test_permanent_error_fails_at_once() -> None:
+    outcome = decide(_job(), FLAKY, exception=PermanentError("bad input"))
+    assert (outcome.status, outcome.dead_letter, outcome.error["category"]) == (JobStatus.FAILED, True, "permanent")  # type: ignore[index]
+
+
+def test_timeout_fails_with_its_category() -> None:
+    outcome = decide(_job(), FLAKY, exception=JobTimedOut())
+    assert outcome.error is not None and outcome.error["category"] == "timeout"
+    assert "10 s" in outcome.error["message"]
+
+
+def test_cancellation_is_not_a_failure() -> None:
+    outcome = decide(_job(), FLAKY, exception=JobCancelled())
+    assert (outcome.status, outcome.dead_letter) == (JobStatus.CANCELLED, False)
+
+
+def test_lost_lease_records_nothing() -> None:
+    assert decide(_job(), FLAKY, exception=LeaseLost()).status is None

@@ -1,0 +1,76 @@
+"""The operation SDK: registry, declaration, context."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import msgspec
+import pytest
+
+from actors.sdk import JobCancelled, JobContext, Registry, load_engines, operation
+from schemas.engines import ENGINES
+
+
+class P(msgspec.Struct):
+    x: int
+
+
+class R(msgspec.Struct):
+    y: int
+
+
+def test_operation_registers_with_schemas_and_description() -> None:
+    registry = Registry()
+
+    @operation("text_intelligence", "double", params=P, result=R, timeout_seconds=30, registry=registry)
+    def double(ctx: JobContext, p: P) -> R:
+        """Double a number.
+
+        More text that is not the summary."""
+        return R(p.x * 2)
+
+    op = registry.get("text_intelligence", "double")
+    assert op is not None and op.key == "text_intelligence.double"
+    assert op.description == "Double a number."
+    assert op.params_schema()["$ref"].endswith("/P")
+    assert op.timeout_seconds == 30
+    assert double(None, P(2)) == R(4)  # type: ignore[arg-type]  # the decorator returns the function
+
+
+def test_unknown_engine_and_duplicates_are_refused() -> None:
+    registry = Registry()
+    with pytest.raises(ValueError, match="unknown engine"):
+        operation("nope", "x", params=P, result=R, registry=registry)(lambda ctx, p: R(1))
+    operation("general", "x", params=P, result=R, registry=registry)(lambda ctx, p: R(1))
+    with pytest.raises(ValueError, match="declared twice"):
+        operation("general", "x", params=P, result=R, registry=registry)(lambda ctx, p: R(1))
+
+
+def test_registry_imports_without_connecting_and_holds_the_diagnostics() -> None:
+    registry = load_engines()
+    assert {op.name for op in registry.operations("general")} >= {"echo", "sleep", "flaky"}
+    assert all(op.engine in ENGINES for op in registry.operations())
+
+
+def _ctx() -> JobContext:
+    return JobContext(uuid.uuid4(), "t", "general", "sleep", 1)
+
+
+def test_progress_is_clamped_and_taken_once() -> None:
+    ctx = _ctx()
+    ctx.progress(1.7, "almost")
+    assert ctx.take_progress() == (1.0, "almost")
+    assert ctx.take_progress() is None
+
+
+def test_cancellation_wakes_a_sleeping_operation() -> None:
+    ctx = _ctx()
+    threading.Timer(0.05, ctx.cancel).start()
+    started = time.monotonic()
+    with pytest.raises(JobCancelled):
+        ctx.sleep(10)
+    assert time.monotonic() - started < 5
+    with pytest.raises(JobCancelled):
+        ctx.raise_if_cancelled()
