@@ -27,6 +27,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     gateway_port: int = 8000
     db_pool_size: int = 10
     max_body_bytes: int = 1_048_576
+    #: How long the gateway trusts a looked-up API key (a revoked key works this long at most).
+    key_cache_seconds: float = 10.0
     #: Threads per worker process.
     worker_threads: int = 8
     #: Unacknowledged messages a worker process holds per queue; 0 means one per thread,

@@ -40,6 +40,7 @@ class LocalRabbitMQ:
         self.management_port = management_port
         self.dist_port = dist_port or (port + 20000 if port + 20000 < 65536 else port - 20000)
         self.node = f"conveyor{port}@localhost"
+        self._server: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -80,7 +81,7 @@ class LocalRabbitMQ:
         env = self._environment()
         out = self.data_dir / "server.out"
         with open(out, "ab") as log:
-            server = subprocess.Popen(
+            server = self._server = subprocess.Popen(
                 [_find(SERVER_SCRIPTS)],
                 env=env,
                 stdout=log,
@@ -102,3 +103,6 @@ class LocalRabbitMQ:
         ctl = _find(CTL_SCRIPTS)
         subprocess.run([ctl, "-n", self.node, "stop"], env=self._environment(), capture_output=True, timeout=timeout)
         wait_for_port("127.0.0.1", self.port, timeout=timeout, closed=True)
+        if self._server is not None:
+            self._server.wait(timeout)
+            self._server = None

@@ -47,7 +47,7 @@ def create_app(
             pub.start()
             await asyncio.to_thread(pub.wait_ready, 5.0)
         app.state.resources = Resources(settings=settings, registry=registry, pool=db, publisher=pub)
-        app.state.key_cache = KeyCache(db)
+        app.state.key_cache = KeyCache(db, ttl=settings.key_cache_seconds)
         try:
             yield
         finally:

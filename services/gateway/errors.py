@@ -82,9 +82,12 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     if status == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="conveyor"')
     code = CODES.get(status, "error")
+    errors: list[FieldError] = []
+    if status == 400:  # the body could not be read at all (malformed JSON, wrong encoding)
+        code, errors = "malformed_request", [FieldError("body", exc.detail)]
     if status >= 500:
         log.error("request_failed", status=status, detail=exc.detail)
-    return respond(request, status, ErrorBody(error=code, detail=exc.detail), headers)
+    return respond(request, status, ErrorBody(error=code, detail=exc.detail, errors=errors), headers)
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:

@@ -74,13 +74,6 @@ class JobController(Controller):
     @post("/batch", guards=[requires(Scope.JOBS_WRITE)], summary="Submit up to 1,000 jobs", status_code=202)
     async def submit_batch(self, data: JobBatchSubmit, resources: Resources, principal: Principal) -> JobBatchView:
         """All or nothing: every job is checked first, then all are stored in one transaction."""
-        if len(data.jobs) > resources.settings.max_batch_jobs:
-            raise ApiError(
-                422,
-                "invalid_request",
-                "too many jobs",
-                [FieldError("jobs", f"at most {resources.settings.max_batch_jobs}")],
-            )
         new = build_jobs(data.jobs, resources.registry, resources.settings, at="jobs")
         stored = await submit_jobs(resources.pool, resources.publisher, resources.settings, principal.tenant, new)
         return JobBatchView(jobs=[to_view(row) for row, _ in stored])

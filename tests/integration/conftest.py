@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +18,19 @@ import httpx
 import pytest
 
 from infra.db import drop_database
+from infra.local.net import free_port
+from infra.local.postgres import LocalPostgres
+from infra.local.rabbitmq import LocalRabbitMQ
 from infra.settings import Settings
 from tests.support.system import System, base_settings, clone_database, create_template
 
 #: Faster failure detection than production defaults, so tests wait less.
-TEST_OVERRIDES: dict[str, Any] = {"relay_grace_seconds": 1.0, "heartbeat_seconds": 0.2, "worker_threads": 4}
+TEST_OVERRIDES: dict[str, Any] = {
+    "relay_grace_seconds": 1.0,
+    "heartbeat_seconds": 0.2,
+    "worker_threads": 4,
+    "key_cache_seconds": 1.0,
+}
 
 MakeSystem = Callable[..., Awaitable[System]]
 
@@ -59,8 +69,8 @@ async def make_system(
     """A factory of systems of this test's own (nothing started until the test starts it)."""
     made: list[tuple[System, str]] = []
 
-    async def make(**overrides: Any) -> System:
-        system, url = await _make(settings, template_url, tmp_path / f"system{len(made)}", **overrides)
+    async def make(template: str | None = None, **overrides: Any) -> System:
+        system, url = await _make(settings, template or template_url, tmp_path / f"system{len(made)}", **overrides)
         made.append((system, url))
         return system
 
@@ -97,3 +107,25 @@ async def client(shared_system: System, request: pytest.FixtureRequest) -> Async
         yield http
     if getattr(request.node, "report_call", None) is not None and request.node.report_call.failed:
         print(shared_system.log_tail())
+
+
+@pytest.fixture
+def private_rabbitmq(tmp_path: Path) -> Iterator[LocalRabbitMQ]:
+    """A RabbitMQ node of this test's own on spare ports, which the test may stop and start."""
+    node = LocalRabbitMQ(tmp_path / "rabbitmq", free_port(), free_port(), free_port())
+    node.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[LocalPostgres]:
+    """A PostgreSQL server of this test's own on a spare port, which the test may stop and start."""
+    # Outside pytest's private temporary folder: as root, the server runs as the postgres user.
+    base = Path(tempfile.mkdtemp(prefix="conveyor-postgres-"))
+    base.chmod(0o755)
+    server = LocalPostgres(base / "data", free_port())
+    server.start()
+    yield server
+    server.stop(mode="immediate")
+    shutil.rmtree(base, ignore_errors=True)

@@ -1,0 +1,131 @@
+"""Bad input: every malformed request gets a 4xx JSON error naming the field, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.system import System
+
+ECHO: dict[str, Any] = {"engine": "general", "operation": "echo", "params": {"value": 1}}
+
+
+def _fields(response: httpx.Response) -> list[str]:
+    return [error["field"] for error in response.json()["errors"]]
+
+
+async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/jobs", content=b'{"engine": "general",', headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed_request" and response.json()["errors"][0]["field"] == "body"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"engine": 7}, "engine"),
+        ({"priority": 10}, "priority"),
+        ({"priority": -1}, "priority"),
+        ({"priority": "urgent"}, "priority"),
+        ({"max_retries": "three"}, "max_retries"),
+        ({"timeout_seconds": 0}, "timeout_seconds"),
+        ({"tags": ["ok", ""]}, "tags[1]"),
+        ({"params": [1, 2]}, "params"),
+        ({"status": "succeeded"}, "status"),
+        ({"tenant": "someone-else"}, "tenant"),
+        ({"attempts": 0}, "attempts"),
+        ({"result": {"value": 1}}, "result"),
+    ],
+)
+async def test_wrong_fields_are_422_naming_the_field(client: httpx.AsyncClient, change: dict[str, Any], field: str) -> None:
+    response = await client.post("/v1/jobs", json={**ECHO, **change})
+    assert response.status_code == 422, response.text
+    assert _fields(response) == [field]
+
+
+async def test_missing_fields_are_named(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/jobs", json={"engine": "general"})
+    assert response.status_code == 422 and _fields(response) == ["operation"]
+
+
+async def test_unknown_engine_and_operation_are_named(client: httpx.AsyncClient) -> None:
+    engine = await client.post("/v1/jobs", json={**ECHO, "engine": "telepathy"})
+    operation = await client.post("/v1/jobs", json={**ECHO, "operation": "teleport"})
+    assert (engine.status_code, _fields(engine)) == (422, ["engine"])
+    assert (operation.status_code, _fields(operation)) == (422, ["operation"])
+    assert "echo" in operation.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "field"),
+    [
+        ("sleep", {"seconds": "long"}, "params.seconds"),
+        ("sleep", {}, "params.seconds"),
+        ("sleep", {"seconds": 1, "extra": True}, "params.extra"),
+        ("sleep", {"seconds": -1}, "params.seconds"),
+        ("flaky", {"fail_times": 1.5}, "params.fail_times"),
+    ],
+)
+async def test_params_must_fit_the_operation(client: httpx.AsyncClient, operation: str, params: dict[str, Any], field: str) -> None:
+    response = await client.post("/v1/jobs", json={"engine": "general", "operation": operation, "params": params})
+    assert response.status_code == 422 and _fields(response) == [field]
+
+
+async def test_backoff_cap_below_base_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/jobs", json={**ECHO, "retry_backoff_seconds": 10, "retry_backoff_max_seconds": 1})
+    assert response.status_code == 422 and _fields(response) == ["retry_backoff_max_seconds"]
+
+
+async def test_body_over_one_mebibyte_is_413(client: httpx.AsyncClient) -> None:
+    big = {**ECHO, "params": {"value": "x" * (1024 * 1024)}}
+    response = await client.post("/v1/jobs", json=big)
+    assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
+
+
+async def test_header_and_body_idempotency_keys_must_agree(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/jobs", json={**ECHO, "idempotency_key": "a"}, headers={"Idempotency-Key": "b"})
+    assert response.status_code == 422 and _fields(response) == ["idempotency_key"]
+
+
+async def test_batch_is_all_or_nothing(client: httpx.AsyncClient) -> None:
+    # Given a batch whose jobs 1 and 3 are wrong
+    jobs = [ECHO, {**ECHO, "operation": "nope"}, ECHO, {"engine": "general", "operation": "sleep", "params": {"seconds": "x"}}]
+    response = await client.post("/v1/jobs/batch", json={"jobs": jobs})
+    # Then both are named, and nothing was stored
+    assert response.status_code == 422
+    assert _fields(response) == ["jobs[1].operation", "jobs[3].params.seconds"]
+    assert (await client.get("/v1/jobs")).json()["items"] == []
+
+
+async def test_batch_shape_errors_are_named(client: httpx.AsyncClient) -> None:
+    too_many = await client.post("/v1/jobs/batch", json={"jobs": [ECHO] * 1001})
+    empty = await client.post("/v1/jobs/batch", json={"jobs": []})
+    unknown = await client.post("/v1/jobs/batch", json={"jobs": [{**ECHO, "status": "done"}]})
+    repeated = await client.post("/v1/jobs/batch", json={"jobs": [{**ECHO, "idempotency_key": "k"}] * 2})
+    assert (too_many.status_code, _fields(too_many)) == (422, ["jobs"])
+    assert (empty.status_code, _fields(empty)) == (422, ["jobs"])
+    assert (unknown.status_code, _fields(unknown)) == (422, ["jobs[0].status"])
+    assert (repeated.status_code, _fields(repeated)) == (422, ["jobs[1].idempotency_key"])
+
+
+async def test_bad_query_parameters_are_named(client: httpx.AsyncClient) -> None:
+    for params, field in [({"cursor": "garbage!"}, "cursor"), ({"status": "sleeping"}, "status"), ({"limit": 0}, "limit"), ({"created_after": "yesterday"}, "created_after")]:
+        response = await client.get("/v1/jobs", params=params)
+        assert response.status_code == 422, (params, response.text)
+        assert _fields(response) == [field]
+
+
+async def test_wrong_method_and_unknown_path_are_json(shared_system: System, client: httpx.AsyncClient) -> None:
+    method = await client.delete("/v1/jobs")
+    path = await client.get("/v1/nothing-here")
+    assert method.status_code == 405 and method.json()["error"] == "method_not_allowed"
+    assert path.status_code == 404 and path.json()["error"] == "not_found"
+
+
+async def test_non_object_bodies_are_refused(client: httpx.AsyncClient) -> None:
+    for body in (b"[]", b"null", b"42", b'"text"'):
+        response = await client.post("/v1/jobs", content=body, headers={"content-type": "application/json"})
+        assert 400 <= response.status_code < 500, (body, response.status_code)
+        assert response.json()["errors"]
