@@ -277,7 +277,7 @@ class WorkerRuntime:
             if kind is JobCancelled:
                 running.ctx.cancel()
             if running.in_user_code:
-                raise_thread_exception(running.thread_id, kind)
+                raise_thread_exception(running.thread_id, kind)  # type: ignore[no-untyped-call]
         log.info("job_interrupted", job_id=str(running.job.id), reason=kind.__name__)
 
     def request_cancel(self, job_id: uuid.UUID) -> None:

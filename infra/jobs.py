@@ -73,7 +73,7 @@ def to_dispatch(row: asyncpg.Record) -> Dispatch:
 
 async def insert_jobs(db: Db, tenant: str, jobs: Sequence[NewJob]) -> list[asyncpg.Record]:
     """Store jobs of one tenant in one statement; those whose idempotency key exists are skipped."""
-    return await db.fetch(
+    rows: list[asyncpg.Record] = await db.fetch(
         QUERIES.insert_jobs,
         [j.id for j in jobs],
         tenant,
@@ -91,11 +91,13 @@ async def insert_jobs(db: Db, tenant: str, jobs: Sequence[NewJob]) -> list[async
         [j.idempotency_key for j in jobs],
         [j.run_at for j in jobs],
     )
+    return rows
 
 
 async def jobs_by_idempotency_key(db: Db, tenant: str, keys: Sequence[str]) -> list[asyncpg.Record]:
     """The jobs a tenant already submitted under these keys."""
-    return await db.fetch(QUERIES.get_jobs_by_idempotency_key, tenant, list(keys))
+    rows: list[asyncpg.Record] = await db.fetch(QUERIES.get_jobs_by_idempotency_key, tenant, list(keys))
+    return rows
 
 
 async def get_job(db: Db, tenant: str, job_id: uuid.UUID) -> asyncpg.Record | None:
@@ -107,7 +109,7 @@ async def list_jobs(
     db: Db, tenant: str, where: JobFilter, *, after: uuid.UUID | None, limit: int
 ) -> list[asyncpg.Record]:
     """A page of a tenant's jobs, newest first."""
-    return await db.fetch(
+    rows: list[asyncpg.Record] = await db.fetch(
         QUERIES.list_jobs,
         tenant,
         where.statuses,
@@ -119,6 +121,7 @@ async def list_jobs(
         after,
         limit,
     )
+    return rows
 
 
 async def list_events(db: Db, tenant: str, job_id: uuid.UUID, *, after: int, limit: int) -> list[JobEventView]:
@@ -201,4 +204,5 @@ async def seconds_until_due(db: Db) -> float | None:
 
 async def rescue_orphans(db: Db, *, lease_seconds: float, max_worker_losses: int, limit: int) -> list[asyncpg.Record]:
     """Settle running jobs whose worker is gone; the rows changed, with their new status."""
-    return await db.fetch(QUERIES.rescue_orphans, lease_seconds, max_worker_losses, limit)
+    rows: list[asyncpg.Record] = await db.fetch(QUERIES.rescue_orphans, lease_seconds, max_worker_losses, limit)
+    return rows

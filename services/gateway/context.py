@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from typing import cast
 
 import structlog
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 log = structlog.get_logger("conveyor.gateway")
 CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -43,7 +44,7 @@ class RequestContext(ASGIMiddleware):
         finally:
             log.info(
                 "request",
-                method=scope["method"],
+                method=cast("HTTPScope", scope)["method"],
                 path=scope["path"],
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),

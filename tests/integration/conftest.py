@@ -84,7 +84,9 @@ async def make_system(
 
 
 @pytest.fixture(scope="session")
-async def shared_system(settings: Settings, template_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+async def shared_system(
+    settings: Settings, template_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[System]:
     """One running Conveyor for the tests that only need the API and a worker.
 
     Tests keep out of each other's way by using a tenant of their own (`client`).

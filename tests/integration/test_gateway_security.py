@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import httpx
 
 from schemas.keys import Scope
@@ -56,13 +53,8 @@ async def test_revoked_key_is_refused(shared_system: System) -> None:
     async with shared_system.client(key) as http:
         assert (await http.get("/v1/jobs")).status_code == 200
         # When it is revoked with the CLI
-        listing = subprocess.run(
-            [sys.executable, "-m", "services.cli", "keys", "list", "--tenant", "revoking"],
-            env=shared_system.environment(), capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        key_id = listing.stdout.split()[0]
-        cli = [sys.executable, "-m", "services.cli", "keys", "revoke", key_id]
-        subprocess.run(cli, env=shared_system.environment(), check=True, capture_output=True)
+        key_id = (await shared_system.cli("keys", "list", "--tenant", "revoking")).split()[0]
+        assert "revoked" in await shared_system.cli("keys", "revoke", key_id)
 
         # Then the gateway refuses it once its key cache expires
         async def refused() -> bool:
@@ -72,11 +64,10 @@ async def test_revoked_key_is_refused(shared_system: System) -> None:
 
 
 async def test_keys_create_prints_a_working_key_last(shared_system: System) -> None:
-    created = subprocess.run(
-        [sys.executable, "-m", "services.cli", "keys", "create", "--tenant", "cli-made", "--scopes", "jobs:read,jobs:write,admin"],
-        env=shared_system.environment(), capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    key = created.stdout.strip().splitlines()[-1]
+    created = await shared_system.cli(
+        "keys", "create", "--tenant", "cli-made", "--scopes", "jobs:read,jobs:write,admin"
+    )
+    key = created.strip().splitlines()[-1]
     assert key.startswith("cvk_")
     async with shared_system.client(key) as http:
         assert (await http.post("/v1/jobs", json=ECHO)).status_code == 202
@@ -91,7 +82,9 @@ async def test_probes_and_schema_need_no_key(shared_system: System) -> None:
         assert schema.status_code == 200 and "/v1/jobs" in schema.json()["paths"]
 
 
-async def test_engines_lists_all_eight_with_queues_and_schemas(client: httpx.AsyncClient, shared_system: System) -> None:
+async def test_engines_lists_all_eight_with_queues_and_schemas(
+    client: httpx.AsyncClient, shared_system: System
+) -> None:
     engines = (await client.get("/v1/engines")).json()["engines"]
     assert len(engines) == 8
     by_name = {engine["name"]: engine for engine in engines}

@@ -17,7 +17,9 @@ def _fields(response: httpx.Response) -> list[str]:
 
 
 async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
-    response = await client.post("/v1/jobs", content=b'{"engine": "general",', headers={"content-type": "application/json"})
+    response = await client.post(
+        "/v1/jobs", content=b'{"engine": "general",', headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "malformed_request" and response.json()["errors"][0]["field"] == "body"
 
@@ -39,7 +41,9 @@ async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
         ({"result": {"value": 1}}, "result"),
     ],
 )
-async def test_wrong_fields_are_422_naming_the_field(client: httpx.AsyncClient, change: dict[str, Any], field: str) -> None:
+async def test_wrong_fields_are_422_naming_the_field(
+    client: httpx.AsyncClient, change: dict[str, Any], field: str
+) -> None:
     response = await client.post("/v1/jobs", json={**ECHO, **change})
     assert response.status_code == 422, response.text
     assert _fields(response) == [field]
@@ -68,7 +72,9 @@ async def test_unknown_engine_and_operation_are_named(client: httpx.AsyncClient)
         ("flaky", {"fail_times": 1.5}, "params.fail_times"),
     ],
 )
-async def test_params_must_fit_the_operation(client: httpx.AsyncClient, operation: str, params: dict[str, Any], field: str) -> None:
+async def test_params_must_fit_the_operation(
+    client: httpx.AsyncClient, operation: str, params: dict[str, Any], field: str
+) -> None:
     response = await client.post("/v1/jobs", json={"engine": "general", "operation": operation, "params": params})
     assert response.status_code == 422 and _fields(response) == [field]
 
@@ -91,7 +97,12 @@ async def test_header_and_body_idempotency_keys_must_agree(client: httpx.AsyncCl
 
 async def test_batch_is_all_or_nothing(client: httpx.AsyncClient) -> None:
     # Given a batch whose jobs 1 and 3 are wrong
-    jobs = [ECHO, {**ECHO, "operation": "nope"}, ECHO, {"engine": "general", "operation": "sleep", "params": {"seconds": "x"}}]
+    jobs = [
+        ECHO,
+        {**ECHO, "operation": "nope"},
+        ECHO,
+        {"engine": "general", "operation": "sleep", "params": {"seconds": "x"}},
+    ]
     response = await client.post("/v1/jobs/batch", json={"jobs": jobs})
     # Then both are named, and nothing was stored
     assert response.status_code == 422
@@ -111,7 +122,12 @@ async def test_batch_shape_errors_are_named(client: httpx.AsyncClient) -> None:
 
 
 async def test_bad_query_parameters_are_named(client: httpx.AsyncClient) -> None:
-    for params, field in [({"cursor": "garbage!"}, "cursor"), ({"status": "sleeping"}, "status"), ({"limit": 0}, "limit"), ({"created_after": "yesterday"}, "created_after")]:
+    for params, field in [
+        ({"cursor": "garbage!"}, "cursor"),
+        ({"status": "sleeping"}, "status"),
+        ({"limit": 0}, "limit"),
+        ({"created_after": "yesterday"}, "created_after"),
+    ]:
         response = await client.get("/v1/jobs", params=params)
         assert response.status_code == 422, (params, response.text)
         assert _fields(response) == [field]

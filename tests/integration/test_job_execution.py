@@ -45,16 +45,24 @@ async def test_transient_failures_are_retried_until_success(client: httpx.AsyncC
     assert history[-1] == ("running", "succeeded")
 
 
-async def test_permanent_failure_fails_at_once_and_is_dead_lettered(client: httpx.AsyncClient, shared_system: System) -> None:
+async def test_permanent_failure_fails_at_once_and_is_dead_lettered(
+    client: httpx.AsyncClient, shared_system: System
+) -> None:
     job = await submit(client, "flaky", {"fail_times": 1, "permanent": True})
     done = await wait_for_status(client, job["id"], "failed")
     assert done["attempts"] == 1
-    assert done["error"] == {"type": "PermanentError", "message": "attempt 1 fails permanently, as asked", "category": "permanent"}
+    assert done["error"] == {
+        "type": "PermanentError",
+        "message": "attempt 1 fails permanently, as asked",
+        "category": "permanent",
+    }
     await eventually(lambda: _in_dead_letters(shared_system, job["id"]), timeout=5, message="the message in general.XQ")
 
 
 async def test_exhausted_retries_fail_with_the_last_error(client: httpx.AsyncClient, shared_system: System) -> None:
-    job = await submit(client, "flaky", {"fail_times": 10}, max_retries=2, retry_backoff_seconds=0.05, retry_backoff_max_seconds=0.1)
+    job = await submit(
+        client, "flaky", {"fail_times": 10}, max_retries=2, retry_backoff_seconds=0.05, retry_backoff_max_seconds=0.1
+    )
     done = await wait_for_status(client, job["id"], "failed")
     assert done["attempts"] == 3
     assert done["error"]["category"] == "transient" and done["error"]["type"] == "TransientError"
@@ -119,3 +127,22 @@ async def test_cancelled_job_can_be_retried_but_a_succeeded_one_cannot(client: h
 
 async def _in_dead_letters(system: System, job_id: str) -> bool:
     return job_id in system.dead_letters("general")
+
+
+async def test_queued_job_cancelled_never_starts(make_system) -> None:  # type: ignore[no-untyped-def]
+    # Given a system whose worker is not running yet
+    system: System = await make_system()
+    system.start_gateway()
+    async with system.client(await system.api_key("cancel-queued")) as http:
+        job = await submit(http, "echo", {"value": 1})
+        # When the queued job is cancelled
+        response = await http.post(f"/v1/jobs/{job['id']}/cancel")
+        assert response.status_code == 200 and response.json()["status"] == "cancelled"
+        # Then, once a worker consumes the queue, it skips the job's message
+        system.start_worker(queues=["general"])
+        later = await submit(http, "echo", {"value": 2})
+        await wait_for_status(http, later["id"], "succeeded")
+        cancelled = await get_job(http, job["id"])
+        assert cancelled["status"] == "cancelled" and cancelled["started_at"] is None and cancelled["attempts"] == 0
+        assert all(e["to_status"] != "running" for e in await events(http, job["id"]))
+    assert system.queue_depth("general") == 0

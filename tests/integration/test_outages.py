@@ -20,7 +20,9 @@ async def test_job_accepted_while_rabbitmq_is_down_runs_when_it_is_back(
     private_rabbitmq: LocalRabbitMQ, make_system: Callable[..., Awaitable[System]]
 ) -> None:
     # Given a whole system on a RabbitMQ of this test's own
-    system = await make_system(rabbitmq_url=private_rabbitmq.url, rabbitmq_management_url=private_rabbitmq.management_url)
+    system = await make_system(
+        rabbitmq_url=private_rabbitmq.url, rabbitmq_management_url=private_rabbitmq.management_url
+    )
     system.start_scheduler()
     system.start_worker(queues=["general"])
     system.start_gateway()

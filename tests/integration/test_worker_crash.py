@@ -9,10 +9,15 @@ from collections.abc import Awaitable, Callable
 from tests.support.api import events, wait_for_status
 from tests.support.system import System, eventually
 
-LIVE_WORKERS = "SELECT application_name FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'conveyor-worker:%'"
+LIVE_WORKERS = (
+    "SELECT application_name FROM pg_stat_activity"
+    " WHERE datname = current_database() AND application_name LIKE 'conveyor-worker:%'"
+)
 
 
-async def test_killed_worker_is_restarted_and_its_jobs_finish_once(make_system: Callable[..., Awaitable[System]]) -> None:
+async def test_killed_worker_is_restarted_and_its_jobs_finish_once(
+    make_system: Callable[..., Awaitable[System]],
+) -> None:
     # Given `conveyor worker` (one process, 4 threads) running 6 jobs of 2 s
     system = await make_system()
     system.start_scheduler()
@@ -43,7 +48,9 @@ async def test_killed_worker_is_restarted_and_its_jobs_finish_once(make_system: 
                 assert len(successes) == 1, successes
                 assert done["result"] == {"slept": 2.0}
             taken = await events(http, running["id"])
-            assert any(e["type"] == "taken_over" for e in taken) or any(e["to_status"] == "queued" and e["from_status"] == "running" for e in taken)
+            assert any(e["type"] == "taken_over" for e in taken) or any(
+                e["to_status"] == "queued" and e["from_status"] == "running" for e in taken
+            )
             assert (await http.get(f"/v1/jobs/{running['id']}")).json()["attempts"] == 2
         assert await pool.fetchval("SELECT count(*) FROM jobs WHERE status = 'running'") == 0
     finally:

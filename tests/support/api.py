@@ -9,7 +9,9 @@ import httpx
 from tests.support.system import eventually
 
 
-async def submit(client: httpx.AsyncClient, operation: str, params: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+async def submit(
+    client: httpx.AsyncClient, operation: str, params: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
     """Submit a `general` job; the accepted job."""
     body = {"engine": "general", "operation": operation, "params": params or {}, **fields}
     response = await client.post("/v1/jobs", json=body)
@@ -26,7 +28,9 @@ async def get_job(client: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
     return job
 
 
-async def wait_for_status(client: httpx.AsyncClient, job_id: str, *statuses: str, timeout: float = 20) -> dict[str, Any]:
+async def wait_for_status(
+    client: httpx.AsyncClient, job_id: str, *statuses: str, timeout: float = 20
+) -> dict[str, Any]:
     """Poll a job until it is in one of `statuses`; the job."""
     last: dict[str, Any] = {}
 
@@ -36,7 +40,9 @@ async def wait_for_status(client: httpx.AsyncClient, job_id: str, *statuses: str
         return last if last["status"] in statuses else None
 
     try:
-        job: dict[str, Any] = await eventually(reached, timeout=timeout, interval=0.05, message=f"job {job_id} to be {statuses}")
+        job: dict[str, Any] = await eventually(
+            reached, timeout=timeout, interval=0.05, message=f"job {job_id} to be {statuses}"
+        )
     except AssertionError as exc:
         raise AssertionError(f"{exc}; last seen: {last}") from None
     return job

@@ -123,16 +123,29 @@ class System:
         self.spawn(name, [sys.executable, "-m", "services.cli", "gateway"])
         wait_until(self._healthy, timeout=30, message="the gateway to answer /healthz")
 
-    def start_worker(self, name: str = "worker", *, queues: Sequence[str] = (), threads: int = 4, **overrides: Any) -> None:
+    def start_worker(
+        self, name: str = "worker", *, queues: Sequence[str] = (), threads: int = 4, **overrides: Any
+    ) -> None:
         """One worker process (`python -m actors.worker`), as `conveyor worker` runs it."""
         argv = [sys.executable, "-m", "actors.worker", "--threads", str(threads)]
         if queues:
             argv += ["--queues", *queues]
         self.spawn(name, argv, **overrides)
 
-    def start_supervised_workers(self, name: str = "workers", *, queues: Sequence[str] = (), processes: int = 1, threads: int = 4) -> None:
+    def start_supervised_workers(
+        self, name: str = "workers", *, queues: Sequence[str] = (), processes: int = 1, threads: int = 4
+    ) -> None:
         """`conveyor worker`, which restarts worker processes that die."""
-        argv = [sys.executable, "-m", "services.cli", "worker", "--processes", str(processes), "--threads", str(threads)]
+        argv = [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "worker",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        ]
         if queues:
             argv += ["--queues", *queues]
         self.spawn(name, argv)
@@ -221,7 +234,12 @@ class System:
 
     def wait_for_consumers(self, queue: str = "general", count: int = 1, timeout: float = 30) -> None:
         """Wait until workers consume a queue."""
-        wait_until(lambda: self.consumers(queue) >= count, timeout=timeout, interval=0.2, message=f"{count} consumer(s) of {queue}")
+        wait_until(
+            lambda: self.consumers(queue) >= count,
+            timeout=timeout,
+            interval=0.2,
+            message=f"{count} consumer(s) of {queue}",
+        )
 
     def dead_letters(self, queue: str = "general") -> list[str]:
         """Message ids in a queue's dead-letter queue (read, then put back)."""
@@ -230,7 +248,7 @@ class System:
             channel = connection.channel()
             ids, tags = [], []
             while True:
-                method, properties, body = channel.basic_get(self.settings.queue_prefix + queue + ".XQ")
+                method, _, body = channel.basic_get(self.settings.queue_prefix + queue + ".XQ")
                 if method is None:
                     break
                 ids.append(json.loads(body)["message_id"])
@@ -269,6 +287,16 @@ class System:
             return secret
         finally:
             await conn.close()
+
+    async def cli(self, *args: str) -> str:
+        """Run `conveyor <args>` against this system; its standard output (fails on a non-zero exit)."""
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.cli", *args, env=self.environment(),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await process.communicate()
+        assert process.returncode == 0, f"conveyor {' '.join(args)} exited {process.returncode}: {err.decode()}"
+        return out.decode()
 
     def client(self, key: str | None) -> httpx.AsyncClient:
         """An HTTP client for the gateway, with the key as bearer token."""

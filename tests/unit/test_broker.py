@@ -25,7 +25,9 @@ def test_declarations_equal_dramatiqs_own() -> None:
 
 def test_job_message_is_addressed_to_the_operation_actor() -> None:
     job_id = uuid.uuid4()
-    message = job_message(Settings(queue_prefix="p_"), Dispatch(id=job_id, engine="general", operation="echo", priority=9, attempts=2))
+    message = job_message(
+        Settings(queue_prefix="p_"), Dispatch(id=job_id, engine="general", operation="echo", priority=9, attempts=2)
+    )
     assert (message.queue_name, message.actor_name, message.message_id) == ("p_general", "general.echo", str(job_id))
     assert message.options == {"broker_priority": 9, "attempt": 3}
 

@@ -34,7 +34,9 @@ def test_sources_of_cancelled_excluding_running_is_the_cancel_now_guard() -> Non
     ]
 
 
-@pytest.mark.parametrize(("given", "expected"), [("low", 1), ("normal", 5), ("high", 7), ("critical", 9), (0, 0), (9, 9)])
+@pytest.mark.parametrize(
+    ("given", "expected"), [("low", 1), ("normal", 5), ("high", 7), ("critical", 9), (0, 0), (9, 9)]
+)
 def test_priority_value_accepts_names_and_numbers(given: int | str, expected: int) -> None:
     assert priority_value(given) == expected
 

@@ -14,7 +14,9 @@ def test_defaults_without_variables() -> None:
 
 
 def test_variables_are_converted() -> None:
-    settings = load_settings({"CONVEYOR_WORKER_THREADS": "4", "CONVEYOR_LEASE_SECONDS": "2.5", "CONVEYOR_QUEUE_PREFIX": "t_"})
+    settings = load_settings(
+        {"CONVEYOR_WORKER_THREADS": "4", "CONVEYOR_LEASE_SECONDS": "2.5", "CONVEYOR_QUEUE_PREFIX": "t_"}
+    )
     assert (settings.worker_threads, settings.lease_seconds) == (4, 2.5)
     assert settings.queue_name("general") == "t_general"
 
