@@ -26,6 +26,11 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=json_text, decoder=msgspec.json.decode, schema="pg_catalog")
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """Pool connections carry no session state (no SET, LISTEN or advisory lock; those get
+    connections of their own), so releasing one skips asyncpg's reset round trip."""
+
+
 async def connect(url: str, *, application_name: str = "conveyor", timeout: float = 10.0) -> asyncpg.Connection:
     """One connection, codecs installed."""
     conn = await asyncpg.connect(url, timeout=timeout, server_settings={"application_name": application_name})
@@ -42,6 +47,7 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size or settings.db_pool_size,
         init=init_connection,
+        reset=keep_session,
         server_settings={"application_name": application_name},
         timeout=10.0,
         command_timeout=60.0,

@@ -23,7 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from infra import jobs
 from infra.broker import queue_declarations
 from infra.db import connect, create_pool
-from infra.dispatch import dispatch, relay_outbox
+from infra.dispatch import Dispatcher, relay_outbox
 from infra.jobs import to_dispatch
 from infra.publisher import Publisher
 from infra.settings import Settings
@@ -61,19 +61,22 @@ class Scheduler:
         )
         publisher = Publisher(self.settings.rabbitmq_url, queue_declarations(self.settings), name="conveyor-scheduler")
         publisher.start()
+        dispatcher = Dispatcher(pool, publisher, self.settings)
+        dispatcher.start()
         try:
             while not self.stopping.is_set():
                 leader = await self._campaign()
                 if leader is None:
                     break
                 try:
-                    await self._lead(leader, pool, publisher)
+                    await self._lead(leader, dispatcher)
                 finally:
                     self.is_leader = False
                     with contextlib.suppress(Exception):
                         await leader.close(timeout=2)
         finally:
-            await asyncio.to_thread(publisher.stop)
+            await dispatcher.close()
+            await publisher.stop()
             await pool.close()
 
     async def _campaign(self) -> asyncpg.Connection | None:
@@ -95,27 +98,27 @@ class Scheduler:
             await self._pause(CAMPAIGN_EVERY)
         return None
 
-    async def _lead(self, leader: asyncpg.Connection, pool: asyncpg.Pool, publisher: Publisher) -> None:
+    async def _lead(self, leader: asyncpg.Connection, dispatcher: Dispatcher) -> None:
         """Run the loops until stopping or until the leader session is lost."""
         wake = asyncio.Event()
         await leader.add_listener("conveyor_timers", lambda *_: wake.set())
         periodic = AsyncIOScheduler()
         periodic.add_job(
-            self._guarded("relay", lambda: self._relay(pool, publisher)),
+            self._guarded("relay", lambda: self._relay(dispatcher)),
             "interval",
             seconds=RELAY_EVERY,
             max_instances=1,
             coalesce=True,
         )
         periodic.add_job(
-            self._guarded("rescue", lambda: self._rescue(pool, publisher)),
+            self._guarded("rescue", lambda: self._rescue(dispatcher)),
             "interval",
             seconds=RESCUE_EVERY,
             max_instances=1,
             coalesce=True,
         )
         periodic.start()
-        timers = asyncio.create_task(self._release_due(pool, publisher, wake))
+        timers = asyncio.create_task(self._release_due(dispatcher, wake))
         try:
             await self._hold(leader)
         finally:
@@ -134,17 +137,17 @@ class Scheduler:
                 return
             await self._pause(1.0)
 
-    async def _release_due(self, pool: asyncpg.Pool, publisher: Publisher, wake: asyncio.Event) -> None:
+    async def _release_due(self, dispatcher: Dispatcher, wake: asyncio.Event) -> None:
         """Queue due jobs as their times come; sleep until the next one, a NOTIFY, or 1 s."""
         while True:
             wake.clear()
             try:
                 while True:
-                    due = await jobs.promote_due(pool, limit=PROMOTE_BATCH)
-                    await dispatch(pool, publisher, self.settings, due)
+                    due = await jobs.promote_due(dispatcher.pool, limit=PROMOTE_BATCH)
+                    dispatcher.send(due)
                     if len(due) < PROMOTE_BATCH:
                         break
-                wait = await jobs.seconds_until_due(pool)
+                wait = await jobs.seconds_until_due(dispatcher.pool)
             except UNAVAILABLE as exc:
                 log.warning("database_unavailable", during="release due jobs", error=str(exc) or type(exc).__name__)
                 wait = 1.0
@@ -152,18 +155,19 @@ class Scheduler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout)
 
-    async def _relay(self, pool: asyncpg.Pool, publisher: Publisher) -> None:
-        if publisher.ready:
-            await relay_outbox(pool, publisher, self.settings, grace_seconds=self.settings.relay_grace_seconds)
+    async def _relay(self, dispatcher: Dispatcher) -> None:
+        if dispatcher.publisher.ready:
+            grace = self.settings.relay_grace_seconds
+            await relay_outbox(dispatcher.pool, dispatcher.publisher, self.settings, grace_seconds=grace)
 
-    async def _rescue(self, pool: asyncpg.Pool, publisher: Publisher) -> None:
-        s = self.settings
+    async def _rescue(self, dispatcher: Dispatcher) -> None:
+        s, pool = self.settings, dispatcher.pool
         rows = await jobs.rescue_orphans(
             pool, lease_seconds=s.lease_seconds, max_worker_losses=s.max_worker_losses, limit=200
         )
         for row in rows:
             log.warning("job_rescued", job_id=str(row["id"]), status=row["status"], attempt=row["attempts"])
-        await dispatch(pool, publisher, s, [to_dispatch(row) for row in rows if row["status"] == JobStatus.QUEUED])
+        dispatcher.send([to_dispatch(row) for row in rows if row["status"] == JobStatus.QUEUED])
 
     def _guarded(self, name: str, work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:

@@ -10,9 +10,8 @@ import msgspec
 
 from actors.sdk import Registry
 from infra import jobs
-from infra.dispatch import dispatch
+from infra.dispatch import Dispatcher
 from infra.jobs import NewJob, to_dispatch
-from infra.publisher import Publisher
 from infra.settings import Settings
 from schemas.engines import ENGINES
 from schemas.errors import FieldError, field_error, join_path
@@ -128,11 +127,8 @@ async def store_jobs(pool: asyncpg.Pool, tenant: str, new: Sequence[NewJob]) -> 
         return out
 
 
-async def submit_jobs(
-    pool: asyncpg.Pool, publisher: Publisher, settings: Settings, tenant: str, new: Sequence[NewJob]
-) -> list[tuple[asyncpg.Record, bool]]:
-    """Store jobs, then publish the queued ones (the outbox relay covers a failed publish)."""
-    stored = await store_jobs(pool, tenant, new)
-    queued = [to_dispatch(row) for row, created in stored if created and row["status"] == JobStatus.QUEUED]
-    await dispatch(pool, publisher, settings, queued)
+async def submit_jobs(dispatcher: Dispatcher, tenant: str, new: Sequence[NewJob]) -> list[tuple[asyncpg.Record, bool]]:
+    """Store jobs, then hand the queued ones to the dispatcher (the outbox relay covers a failed publish)."""
+    stored = await store_jobs(dispatcher.pool, tenant, new)
+    dispatcher.send([to_dispatch(row) for row, created in stored if created and row["status"] == JobStatus.QUEUED])
     return stored

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,13 +14,14 @@ from litestar.openapi import OpenAPIConfig
 from actors.sdk import Registry, load_engines
 from infra.broker import queue_declarations
 from infra.db import create_pool
+from infra.dispatch import Dispatcher
 from infra.logging import configure_logging
 from infra.publisher import Publisher
 from infra.settings import Settings, load_settings
 from services.gateway.auth import ApiKeyAuthentication, KeyCache
 from services.gateway.context import RequestContext
 from services.gateway.deps import Resources, provide_resources
-from services.gateway.engines import EngineController
+from services.gateway.engines import EngineController, engine_list
 from services.gateway.errors import HANDLERS
 from services.gateway.health import HealthController
 from services.gateway.jobs import JobController
@@ -45,14 +45,24 @@ def create_app(
         pub = publisher or Publisher(settings.rabbitmq_url, queue_declarations(settings), name="conveyor-gateway")
         if publisher is None:
             pub.start()
-            await asyncio.to_thread(pub.wait_ready, 5.0)
-        app.state.resources = Resources(settings=settings, registry=registry, pool=db, publisher=pub)
+            await pub.wait_ready(5.0)
+        dispatcher = Dispatcher(db, pub, settings)
+        dispatcher.start()
+        app.state.resources = Resources(
+            settings=settings,
+            registry=registry,
+            pool=db,
+            publisher=pub,
+            dispatcher=dispatcher,
+            engines=engine_list(registry, settings),
+        )
         app.state.key_cache = KeyCache(db, ttl=settings.key_cache_seconds)
         try:
             yield
         finally:
+            await dispatcher.close()
             if publisher is None:
-                await asyncio.to_thread(pub.stop)
+                await pub.stop()
             if pool is None:
                 await db.close()
 

@@ -63,7 +63,7 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
 def requires(scope: Scope) -> Guard:
     """A guard: the key must hold `scope` (or `admin`, which holds them all)."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal: Principal = connection.user
         if scope not in principal.scopes and Scope.ADMIN not in principal.scopes:
             raise PermissionDeniedException(f"this API key lacks the '{scope.value}' scope")

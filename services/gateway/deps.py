@@ -10,9 +10,11 @@ from litestar import Request
 from litestar.datastructures import State
 
 from actors.sdk import Registry
+from infra.dispatch import Dispatcher
 from infra.keys import Principal
 from infra.publisher import Publisher
 from infra.settings import Settings
+from schemas.engines import EngineList
 
 
 @dataclass
@@ -23,6 +25,8 @@ class Resources:
     registry: Registry
     pool: asyncpg.Pool
     publisher: Publisher
+    dispatcher: Dispatcher
+    engines: EngineList
 
 
 def provide_resources(state: State) -> Resources:

@@ -46,4 +46,4 @@ class EngineController(Controller):
     @get("/", summary="List engines and their operations")
     async def list_engines(self, resources: Resources) -> EngineList:
         """Every engine with its queue and the JSON Schema of each operation's params and result."""
-        return engine_list(resources.registry, resources.settings)
+        return resources.engines

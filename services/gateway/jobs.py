@@ -11,7 +11,6 @@ from litestar.di import Provide
 from litestar.params import Parameter
 
 from infra import jobs
-from infra.dispatch import dispatch
 from infra.jobs import JobFilter, to_dispatch, to_view
 from infra.keys import Principal
 from schemas.errors import FieldError
@@ -65,9 +64,7 @@ class JobController(Controller):
                 )
             data.idempotency_key = idempotency_key
         new = build_job(data, resources.registry, resources.settings)
-        [(row, created)] = await submit_jobs(
-            resources.pool, resources.publisher, resources.settings, principal.tenant, [new]
-        )
+        [(row, created)] = await submit_jobs(resources.dispatcher, principal.tenant, [new])
         view = to_view(row)
         return Response(view, status_code=202 if created else 200, headers={"Location": f"{self.path}/{view.id}"})
 
@@ -75,7 +72,7 @@ class JobController(Controller):
     async def submit_batch(self, data: JobBatchSubmit, resources: Resources, principal: Principal) -> JobBatchView:
         """All or nothing: every job is checked first, then all are stored in one transaction."""
         new = build_jobs(data.jobs, resources.registry, resources.settings, at="jobs")
-        stored = await submit_jobs(resources.pool, resources.publisher, resources.settings, principal.tenant, new)
+        stored = await submit_jobs(resources.dispatcher, principal.tenant, new)
         return JobBatchView(jobs=[to_view(row) for row, _ in stored])
 
     @get("/{job_id:uuid}", guards=[requires(Scope.JOBS_READ)], summary="Get a job")
@@ -170,5 +167,5 @@ class JobController(Controller):
                 "job_not_retryable",
                 f"job {job_id} is {current['status']}; only failed or cancelled jobs can be retried",
             )
-        await dispatch(resources.pool, resources.publisher, resources.settings, [to_dispatch(row)])
+        resources.dispatcher.send([to_dispatch(row)])
         return Response(to_view(row), status_code=202, headers={"Location": f"{self.path}/{job_id}"})

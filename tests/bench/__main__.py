@@ -1,0 +1,206 @@
+"""`make bench`: Conveyor's throughput and latency, beside bare Dramatiq on the same broker.
+
+Prints, in one run: HTTP submit rate (single and batch), end-to-end jobs/s of general.echo
+(submitted → succeeded in PostgreSQL) with 1 and 2 worker processes, submit-to-start latency
+on an idle system, and a bare Dramatiq no-op drain with the same processes and threads.
+Figures vary from run to run on shared machines; compare the ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from infra.db import drop_database
+from tests.bench import http_load
+from tests.support.system import System, base_settings, clone_database, create_template, eventually
+
+ECHO = {"engine": "general", "operation": "echo", "params": {"value": 1}}
+THREADS = 8
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """Peak resident memory (VmHWM) of a live process, in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+class Bench:
+    """Systems on fresh databases, one per measurement."""
+
+    def __init__(self, jobs: int, workdir: Path) -> None:
+        self.jobs = jobs
+        self.workdir = workdir
+        self.settings = base_settings()
+        self.template = ""
+        self.databases: list[str] = []
+
+    async def system(self, name: str) -> System:
+        url = await clone_database(self.template, f"conveyor_bench_{secrets.token_hex(4)}")
+        self.databases.append(url)
+        return System.create(self.settings, url, self.workdir / name, worker_threads=THREADS)
+
+    async def submit_rates(self) -> dict[str, float]:
+        """Single submissions over 1 and 32 keep-alive connections, then batches of 500."""
+        system = await self.system("submit")
+        system.start_gateway()
+        try:
+            key = await system.api_key("bench")
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            single = http_load.prepare("POST", "/v1/jobs", json.dumps(ECHO).encode(), headers)
+            batch = http_load.prepare("POST", "/v1/jobs/batch", json.dumps({"jobs": [ECHO] * 500}).encode(), headers)
+            port = system.settings.gateway_port
+            await http_load.run("127.0.0.1", port, single, total=200, connections=4, expect=202)  # warm up
+            figures = {
+                "single_1_per_s": await http_load.run("127.0.0.1", port, single, total=1000, connections=1, expect=202),
+                "single_32_per_s": await http_load.run(
+                    "127.0.0.1", port, single, total=3000, connections=32, expect=202
+                ),
+                "batch_per_s": 500
+                * await http_load.run(
+                    "127.0.0.1", port, batch, total=max(self.jobs // 500, 6), connections=2, expect=202
+                ),
+            }
+            figures["gateway_peak_mb"] = peak_rss_mb(system.processes["gateway"].pid) or 0.0
+        finally:
+            system.close()
+        return figures
+
+    async def drain(self, processes: int) -> dict[str, float]:
+        """A backlog of echo jobs drained by `processes` worker processes of 8 threads."""
+        system = await self.system(f"drain{processes}")
+        system.start_gateway()
+        try:
+            async with system.client(await system.api_key("bench")) as http:
+                for _ in range(self.jobs // 500):
+                    response = await http.post("/v1/jobs/batch", json={"jobs": [ECHO] * 500})
+                    assert response.status_code == 202, response.text
+            for index in range(processes):
+                system.start_worker(f"worker{index}", queues=["general"], threads=THREADS)
+            pool = await system.pool()
+            try:
+
+                async def drained() -> bool:
+                    return bool(await pool.fetchval("SELECT count(*) = 0 FROM jobs WHERE status <> 'succeeded'"))
+
+                await eventually(drained, timeout=600, interval=0.2, message="the backlog to drain")
+                first, last, count = await pool.fetchrow("SELECT min(started_at), max(finished_at), count(*) FROM jobs")
+            finally:
+                await pool.close()
+            peaks = [peak_rss_mb(system.processes[f"worker{i}"].pid) or 0.0 for i in range(processes)]
+        finally:
+            system.close()
+        seconds = (last - first).total_seconds()
+        return {"jobs": count, "seconds": seconds, "per_s": count / seconds, "worker_peak_mb": max(peaks)}
+
+    async def latency(self, samples: int = 200) -> dict[str, float]:
+        """Submit-to-start on an idle system: one job at a time, time from send to started_at."""
+        system = await self.system("latency")
+        system.start_worker(queues=["general"], threads=THREADS)
+        system.start_scheduler()
+        system.start_gateway()
+        system.wait_for_consumers("general")
+        delays = []
+        try:
+            async with system.client(await system.api_key("bench")) as http:
+                for _ in range(samples + 10):
+                    sent = time.time()
+                    job = (await http.post("/v1/jobs", json=ECHO)).json()
+                    while (seen := (await http.get(f"/v1/jobs/{job['id']}")).json())["status"] != "succeeded":  # noqa: ASYNC110
+                        await asyncio.sleep(0.002)
+                    delays.append((datetime.fromisoformat(seen["started_at"]).timestamp() - sent) * 1000)
+        finally:
+            system.close()
+        delays = sorted(delays[10:])  # the first ones warm connections and prepared statements
+        return {
+            "p50_ms": statistics.median(delays),
+            "p99_ms": delays[int(len(delays) * 0.99) - 1],
+            "samples": len(delays),
+        }
+
+    def bare(self, processes: int) -> dict[str, float]:
+        """Bare Dramatiq draining the same number of no-op messages."""
+        queue = f"bench_bare_{secrets.token_hex(3)}"
+        argv = [
+            sys.executable,
+            "-m",
+            "tests.bench.bare_dramatiq",
+            "--url",
+            self.settings.rabbitmq_url,
+            "--queue",
+            queue,
+        ]
+        argv += ["--processes", str(processes), "--threads", str(THREADS), "--jobs", str(self.jobs)]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=600)
+        result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+        _delete_queue(self.settings.rabbitmq_url, queue)
+        return result
+
+
+def _delete_queue(url: str, queue: str) -> None:
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
+            channel.queue_delete(name)
+    finally:
+        connection.close()
+
+
+async def run(jobs: int) -> None:
+    """Every measurement, then the table."""
+    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as tmp:
+        bench = Bench(jobs, Path(tmp))
+        bench.template = await create_template(bench.settings, f"conveyor_bench_template_{secrets.token_hex(3)}")
+        try:
+            submit = await bench.submit_rates()
+            drains = {p: await bench.drain(p) for p in (1, 2)}
+            bare = {p: bench.bare(p) for p in (1, 2)}
+            latency = await bench.latency()
+        finally:
+            for url in [*bench.databases, bench.template]:
+                await drop_database(url)
+    print(f"\nConveyor benchmark — {jobs} jobs per drain, worker threads {THREADS}\n")
+    print(f"HTTP submit, single, 1 connection            {submit['single_1_per_s']:8.0f} jobs/s")
+    print(f"HTTP submit, single, 32 connections          {submit['single_32_per_s']:8.0f} jobs/s")
+    print(f"HTTP submit, batches of 500                  {submit['batch_per_s']:8.0f} jobs/s")
+    print(f"gateway peak RSS                             {submit['gateway_peak_mb']:8.0f} MiB")
+    for p in (1, 2):
+        ratio = drains[p]["per_s"] / bare[p]["jobs_per_second"]
+        print(
+            f"drain general.echo, {p} process(es) × {THREADS}       {drains[p]['per_s']:8.0f} jobs/s   "
+            f"bare Dramatiq no-op {bare[p]['jobs_per_second']:8.0f} jobs/s   ratio {ratio:4.2f}   "
+            f"worker peak RSS {drains[p]['worker_peak_mb']:.0f} MiB"
+        )
+    print(
+        f"submit → start, idle system                  p50 {latency['p50_ms']:.1f} ms   "
+        f"p99 {latency['p99_ms']:.1f} ms   ({latency['samples']} jobs)"
+    )
+    print(json.dumps({"submit": submit, "drain": drains, "bare_dramatiq": bare, "latency": latency}))
+
+
+def main() -> None:
+    """Command line."""
+    parser = argparse.ArgumentParser(prog="python -m tests.bench")
+    parser.add_argument("--jobs", type=int, default=5000, help="jobs per drain (default 5000)")
+    asyncio.run(run(parser.parse_args().jobs))
+
+
+if __name__ == "__main__":
+    main()
