@@ -42,7 +42,7 @@ async def test_up_runs_everything_restarts_a_dead_worker_and_stops_on_ctrl_c(
     )
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}, **to_environ(configured)}
     out = open(tmp_path / "up.log", "wb")  # noqa: SIM115, ASYNC230 - the child writes to it
-    up = subprocess.Popen(
+    up = subprocess.Popen(  # noqa: ASYNC220 - starting a process does not wait for it
         [sys.executable, "-m", "services.cli", "up", "--threads", "2"], env=env, stdout=out, stderr=out, cwd=ROOT
     )
     try:
