@@ -2,7 +2,7 @@
 
 Its identity, an event loop thread that owns the asyncpg pool, the liveness session that tells
 PostgreSQL this worker is alive (and hears cancellations), and the jobs running right now,
-with the timers that interrupt them on timeout or cancellation.
+and the watchdog that interrupts them on timeout or cancellation.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
@@ -36,13 +36,15 @@ from actors.sdk import (
     Registry,
 )
 from infra import jobs
+from infra.batching import Batcher
 from infra.db import connect, create_pool
 from infra.settings import Settings
 
 log = structlog.get_logger("conveyor.worker")
 T = TypeVar("T")
 
-#: Errors after which a statement is worth trying again: the database is restarting or unreachable.
+#: Errors after which a statement is worth trying again: the database is restarting or
+#: unreachable, or chose this statement as a deadlock victim.
 UNAVAILABLE = (
     OSError,
     TimeoutError,
@@ -50,8 +52,10 @@ UNAVAILABLE = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.DeadlockDetectedError,
 )
 LIVENESS_PREFIX = "conveyor-worker:"
+WATCHDOG_INTERVAL = 0.1
 
 
 @dataclass(eq=False)
@@ -65,7 +69,10 @@ class Running:
     result: Any = None
     in_user_code: bool = False
     interrupted_by: type[JobInterrupt] | None = None
-    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    #: Monotonic time after which the watchdog interrupts the job (its time limit, or the end
+    #: of the grace a cancelled job has to stop by itself).
+    deadline: float = float("inf")
+    deadline_kind: type[JobInterrupt] = JobTimedOut
 
 
 class WorkerRuntime:
@@ -80,6 +87,9 @@ class WorkerRuntime:
         self._pool: asyncpg.Pool | None = None
         self._liveness: asyncpg.Connection | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
+        self._watchdog_task: asyncio.Task[None] | None = None
+        self._claims: Batcher[uuid.UUID, asyncpg.Record | None] = Batcher(self._claim_batch)
+        self._finishes: Batcher[jobs.Finish, bool] = Batcher(self._finish_batch)
         self._lock = threading.Lock()
         self._running: dict[uuid.UUID, Running] = {}
         self._local = threading.local()
@@ -125,11 +135,14 @@ class WorkerRuntime:
             self._pool = await create_pool(self.settings, application_name="conveyor-worker-pool", max_size=size)
         await self._ensure_liveness()
         if self._heartbeat_task is None:
-            self._heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeats())
+            loop = asyncio.get_running_loop()
+            self._heartbeat_task = loop.create_task(self._heartbeats())
+            self._watchdog_task = loop.create_task(self._watchdog())
 
     async def _close(self) -> None:
-        if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
+        for task in (self._heartbeat_task, self._watchdog_task):
+            if task is not None:
+                task.cancel()
         if self._liveness is not None and not self._liveness.is_closed():
             await self._liveness.close()
         if self._pool is not None:
@@ -166,22 +179,23 @@ class WorkerRuntime:
     # -- claiming and finishing (worker threads) --------------------------------------------
 
     def claim(self, job_id: uuid.UUID) -> ClaimedJob | None:
-        """Claim a job for this worker; None if it is not to run (finished, cancelled, owned)."""
-        s = self.settings
-        row = self.call(
-            self._retrying(
-                "claim",
-                lambda: jobs.claim_job(
-                    self.pool,
-                    job_id,
-                    self.worker_id,
-                    lease_seconds=s.lease_seconds,
-                    max_worker_losses=s.max_worker_losses,
-                ),
-                within=60,
-            )
-        )
+        """Claim a job for this worker; None if it is not to run (finished, cancelled, owned).
+
+        Claims of all threads that arrive together go to PostgreSQL as one statement.
+        """
+        row = self.call(self._retrying("claim", lambda: self._claims.submit(job_id), within=60))
         return None if row is None else msgspec.convert(dict(row), ClaimedJob)
+
+    async def _claim_batch(self, job_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record | None]:
+        s = self.settings
+        claimed = await jobs.claim_jobs(
+            self.pool, job_ids, self.worker_id, lease_seconds=s.lease_seconds, max_worker_losses=s.max_worker_losses
+        )
+        return [claimed.get(job_id) for job_id in job_ids]
+
+    async def _finish_batch(self, finishes: Sequence[jobs.Finish]) -> list[bool]:
+        recorded = await jobs.finish_jobs(self.pool, self.worker_id, finishes)
+        return [finish.job_id in recorded for finish in finishes]
 
     def begin(self, job: ClaimedJob, op: Operation) -> Running:
         """Register a claimed job as running on this thread and arm its time limit."""
@@ -190,8 +204,7 @@ class WorkerRuntime:
         with self._lock:
             self._running[job.id] = running
         self._local.running = running
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._arm, running, job.timeout_seconds, JobTimedOut)
+        running.deadline = time.monotonic() + job.timeout_seconds
         return running
 
     def current(self) -> Running | None:
@@ -203,30 +216,12 @@ class WorkerRuntime:
         with self._lock:
             self._running.pop(running.job.id, None)
         self._local.running = None
-        assert self._loop is not None
-        for timer in running.timers:
-            self._loop.call_soon_threadsafe(timer.cancel)
         outcome = decide(running.job, running.op, result=running.result, exception=exception)
         if outcome.status is None:
             return outcome
-        row = self.call(
-            self._retrying(
-                "finish",
-                lambda: jobs.finish_job(
-                    self.pool,
-                    running.job.id,
-                    self.worker_id,
-                    outcome.status,  # type: ignore[arg-type]
-                    result=outcome.result,
-                    error=outcome.error,
-                    retry_in=outcome.retry_in,
-                ),
-                within=120,
-            )
-        )
-        if row is None:
-            return Outcome(None, "job_lease_lost")
-        return outcome
+        record = jobs.Finish(running.job.id, outcome.status, outcome.result, outcome.error, outcome.retry_in)
+        recorded = self.call(self._retrying("finish", lambda: self._finishes.submit(record), within=120))
+        return outcome if recorded else Outcome(None, "job_lease_lost")
 
     # -- running operations (worker threads) ------------------------------------------------
 
@@ -264,9 +259,15 @@ class WorkerRuntime:
 
     # -- interrupts, cancellation and heartbeats (database loop) ----------------------------
 
-    def _arm(self, running: Running, delay: float, kind: type[JobInterrupt]) -> None:
-        assert self._loop is not None
-        running.timers.append(self._loop.call_later(delay, self._interrupt, running, kind))
+    async def _watchdog(self) -> None:
+        """Interrupt running jobs past their deadline (checked ten times a second)."""
+        while True:
+            await asyncio.sleep(WATCHDOG_INTERVAL)
+            now = time.monotonic()
+            with self._lock:
+                overdue = [r for r in self._running.values() if r.deadline <= now and r.interrupted_by is None]
+            for running in overdue:
+                self._interrupt(running, running.deadline_kind)
 
     def _interrupt(self, running: Running, kind: type[JobInterrupt]) -> None:
         """Stop a running operation by raising `kind` in its thread (at its next bytecode)."""
@@ -286,7 +287,10 @@ class WorkerRuntime:
         if running is None or running.ctx.cancelled:
             return
         running.ctx.cancel()
-        self._arm(running, self.settings.cancel_grace_seconds, JobCancelled)
+        grace_ends = time.monotonic() + self.settings.cancel_grace_seconds
+        with self._lock:
+            if grace_ends < running.deadline:
+                running.deadline, running.deadline_kind = grace_ends, JobCancelled
 
     def _on_cancel_notice(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         with contextlib.suppress(ValueError):

@@ -17,6 +17,7 @@ from actors.middleware.job_lifecycle import EXPECTED, JobLifecycle
 from actors.middleware.log_context import LogContext
 from actors.runtime import WorkerRuntime
 from actors.sdk import Registry, load_engines
+from actors.work_queue import BrokerPriorityQueue
 from infra.broker import build_broker
 from infra.logging import configure_logging
 from infra.settings import Settings, load_settings
@@ -28,10 +29,10 @@ registry = load_engines()
 runtime = WorkerRuntime(settings, registry)
 broker = build_broker(settings, [LogContext(), JobLifecycle(runtime)])
 dramatiq.set_broker(broker)
-# Dramatiq reads its prefetch from the environment when `dramatiq.worker` is imported;
-# without `dramatiq_queue_prefetch`, use ours: one message per thread, so priority holds.
+# Run by the `dramatiq` command, the in-memory work queue ignores broker priority, so prefetch
+# only one message per thread there (Dramatiq reads `dramatiq_queue_prefetch` at import).
 if not dramatiq.worker.QUEUE_PREFETCH:
-    dramatiq.worker.QUEUE_PREFETCH = settings.prefetch
+    dramatiq.worker.QUEUE_PREFETCH = settings.worker_prefetch or settings.worker_threads
 
 
 def declare_actors(broker: dramatiq.Broker, settings: Settings, registry: Registry, runtime: WorkerRuntime) -> None:
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     queues = {settings.queue_name(q) for q in args.queues} or None
     worker = dramatiq.Worker(broker, queues=queues, worker_threads=args.threads)
-    worker.queue_prefetch = settings.worker_prefetch or args.threads
+    worker.queue_prefetch = settings.worker_prefetch or 2 * args.threads
+    worker.work_queue = BrokerPriorityQueue()
     broker.emit_after("process_boot")
     worker.start()
     stop.wait()

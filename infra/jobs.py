@@ -160,11 +160,47 @@ async def retry_job(db: Db, tenant: str, job_id: uuid.UUID) -> asyncpg.Record | 
     return await db.fetchrow(QUERIES.retry_job, job_id, tenant, RETRYABLE)
 
 
+class Finish(msgspec.Struct, frozen=True):
+    """How an attempt ended, to record."""
+
+    job_id: uuid.UUID
+    status: JobStatus
+    result: Any = None
+    error: dict[str, Any] | None = None
+    retry_in: float | None = None
+
+
+async def claim_jobs(
+    db: Db, job_ids: Sequence[uuid.UUID], worker_id: str, *, lease_seconds: float, max_worker_losses: int
+) -> dict[uuid.UUID, asyncpg.Record]:
+    """Take jobs for this worker; the rows of those it got (the others are finished,
+    cancelled, or owned by a live worker)."""
+    rows = await db.fetch(QUERIES.claim_jobs, list(job_ids), worker_id, lease_seconds, max_worker_losses)
+    return {row["id"]: row for row in rows}
+
+
 async def claim_job(
     db: Db, job_id: uuid.UUID, worker_id: str, *, lease_seconds: float, max_worker_losses: int
 ) -> asyncpg.Record | None:
-    """Take a job for this worker; None if it is not to be run (finished, cancelled, owned)."""
-    return await db.fetchrow(QUERIES.claim_job, job_id, worker_id, lease_seconds, max_worker_losses)
+    """Take one job for this worker; None if it is not to be run."""
+    claimed = await claim_jobs(
+        db, [job_id], worker_id, lease_seconds=lease_seconds, max_worker_losses=max_worker_losses
+    )
+    return claimed.get(job_id)
+
+
+async def finish_jobs(db: Db, worker_id: str, finishes: Sequence[Finish]) -> set[uuid.UUID]:
+    """Record how attempts ended; the ids recorded (a job no longer this worker's is not)."""
+    rows = await db.fetch(
+        QUERIES.finish_jobs,
+        worker_id,
+        [f.job_id for f in finishes],
+        [f.status.value for f in finishes],
+        [None if f.result is None else json_text(f.result) for f in finishes],
+        [None if f.error is None else json_text(f.error) for f in finishes],
+        [f.retry_in for f in finishes],
+    )
+    return {row["id"] for row in rows}
 
 
 async def finish_job(
@@ -176,9 +212,9 @@ async def finish_job(
     result: Any = None,
     error: dict[str, Any] | None = None,
     retry_in: float | None = None,
-) -> asyncpg.Record | None:
-    """Record how this worker's attempt ended; None if the job is no longer this worker's."""
-    return await db.fetchrow(QUERIES.finish_job, job_id, worker_id, status.value, result, error, retry_in)
+) -> bool:
+    """Record how one attempt ended; False if the job is no longer this worker's."""
+    return job_id in await finish_jobs(db, worker_id, [Finish(job_id, status, result, error, retry_in)])
 
 
 async def heartbeat(

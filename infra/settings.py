@@ -31,8 +31,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     key_cache_seconds: float = 10.0
     #: Threads per worker process.
     worker_threads: int = 8
-    #: Unacknowledged messages a worker process holds per queue; 0 means one per thread,
-    #: the largest value at which queue priority still holds.
+    #: Unacknowledged messages a worker process holds per queue; 0 means two per thread
+    #: (its in-memory queue is ordered by priority, so a critical job still goes first).
     worker_prefetch: int = 0
     #: How often a worker writes heartbeats and progress of its running jobs.
     heartbeat_seconds: float = 0.5
@@ -56,11 +56,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def queue_name(self, engine: str) -> str:
         """The RabbitMQ queue of an engine."""
         return self.queue_prefix + engine
-
-    @property
-    def prefetch(self) -> int:
-        """Messages prefetched per queue by a worker process."""
-        return self.worker_prefetch or self.worker_threads
 
 
 FIELDS = frozenset(field.name for field in msgspec.structs.fields(Settings))

@@ -111,8 +111,8 @@ async def test_a_running_job_whose_worker_session_is_gone_is_taken_over(
     taken = await jobs.claim_job(conn, row["id"], "w-other", lease_seconds=30, max_worker_losses=3)
     # Then another worker takes it over, and the old owner can no longer record an outcome
     assert taken is not None and taken["worker_id"] == "w-other" and taken["worker_losses"] == 1
-    assert await jobs.finish_job(conn, row["id"], "w-dead", JobStatus.SUCCEEDED, result={"value": 1}) is None
-    assert await jobs.finish_job(conn, row["id"], "w-other", JobStatus.SUCCEEDED, result={"value": 1}) is not None
+    assert await jobs.finish_job(conn, row["id"], "w-dead", JobStatus.SUCCEEDED, result={"value": 1}) is False
+    assert await jobs.finish_job(conn, row["id"], "w-other", JobStatus.SUCCEEDED, result={"value": 1}) is True
     assert (
         await conn.fetchval("SELECT count(*) FROM job_events WHERE job_id = $1 AND type = 'taken_over'", row["id"]) == 1
     )

@@ -10,7 +10,6 @@ from infra.settings import Settings, SettingsError, load_settings, to_environ
 def test_defaults_without_variables() -> None:
     settings = load_settings({"PATH": "/bin"})
     assert settings == Settings()
-    assert settings.prefetch == settings.worker_threads
 
 
 def test_variables_are_converted() -> None:

@@ -27,7 +27,7 @@ def test_unknown_statement_is_an_attribute_error() -> None:
 
 
 def test_project_statements_load() -> None:
-    assert {"insert_jobs", "claim_job", "finish_job", "heartbeat", "promote_due", "delete_outbox"} <= set(QUERIES)
+    assert {"insert_jobs", "claim_jobs", "finish_jobs", "heartbeat", "promote_due", "delete_outbox"} <= set(QUERIES)
 
 
 def test_migrations_are_numbered_in_order() -> None:

@@ -18,7 +18,7 @@ FROM unnest($1::uuid[], $3::text[], $4::text[], $5::job_status[], $6::smallint[]
             $14::text[], $15::timestamptz[])
      AS j(id, engine, operation, status, priority, params, max_retries, backoff, backoff_max,
           timeout_seconds, tags, metadata, idempotency_key, run_at)
-ON CONFLICT ON CONSTRAINT jobs_idempotency_key DO NOTHING
+ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *;
 
 -- name: get_jobs_by_idempotency_key
@@ -93,63 +93,53 @@ SET status = 'queued', retry_base = attempts, worker_losses = 0, error = NULL, r
 WHERE id = $1 AND tenant = $2 AND status = ANY($3::job_status[])
 RETURNING *;
 
--- name: claim_job
--- Take a job to run: a queued one, or a running one whose worker is gone. A job whose
--- cancellation was asked is cancelled instead; one that lost its worker too often fails.
--- $1 id, $2 worker id, $3 lease seconds, $4 max worker losses
-WITH target AS (
-    SELECT id,
-           status = 'running' AS taken_over,
-           cancel_requested_at IS NOT NULL AS cancelling,
-           status = 'running' AND worker_losses + 1 >= $4 AS lost_too_often
-    FROM jobs
-    WHERE id = $1
-      AND (status = 'queued'
-           OR (status = 'running' AND worker_id IS DISTINCT FROM $2
-               AND conveyor_worker_gone(worker_id, heartbeat_at, $3)))
-    FOR UPDATE
-), settled AS (
-    SELECT id, taken_over, cancelling OR lost_too_often AS ends,
-           CASE WHEN cancelling THEN 'cancelled' WHEN lost_too_often THEN 'failed' ELSE 'running' END::job_status
-               AS status,
-           CASE WHEN cancelling
-                THEN jsonb_build_object('type', 'Cancelled', 'message', 'cancelled on request',
-                                        'category', 'cancelled')
-                WHEN lost_too_often
-                THEN jsonb_build_object('type', 'WorkerLost', 'category', 'worker_lost',
-                                        'message', 'the worker running this job was lost ' || $4 || ' times')
-           END AS error
-    FROM target
-)
-UPDATE jobs j
-SET status = s.status,
-    attempts = j.attempts + (NOT s.ends)::int,
-    worker_losses = j.worker_losses + s.taken_over::int,
+-- name: claim_jobs
+-- Take jobs to run: queued ones, or running ones whose worker is gone (then it counts as a
+-- loss). A job whose cancellation was asked is cancelled instead; one that lost its worker
+-- too often fails. One guarded UPDATE: concurrent claimers of a job wait for each other's
+-- row lock and re-check the guard, so exactly one gets it.
+-- $1 ids, $2 worker id, $3 lease seconds, $4 max worker losses
+UPDATE jobs
+SET status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
+                  WHEN status = 'running' AND worker_losses + 1 >= $4 THEN 'failed'
+                  ELSE 'running' END::job_status,
+    attempts = attempts + (cancel_requested_at IS NULL AND NOT (status = 'running' AND worker_losses + 1 >= $4))::int,
+    worker_losses = worker_losses + (status = 'running')::int,
     worker_id = $2,
     heartbeat_at = now(),
-    started_at = CASE WHEN s.ends THEN j.started_at ELSE now() END,
-    finished_at = CASE WHEN s.ends THEN now() END,
-    progress = CASE WHEN s.ends THEN j.progress ELSE 0 END,
-    progress_message = CASE WHEN s.ends THEN j.progress_message END,
-    error = coalesce(s.error, j.error)
-FROM settled s
-WHERE j.id = s.id
-RETURNING j.*;
+    started_at = CASE WHEN cancel_requested_at IS NULL THEN now() ELSE started_at END,
+    finished_at = CASE WHEN cancel_requested_at IS NOT NULL OR (status = 'running' AND worker_losses + 1 >= $4)
+                       THEN now() END,
+    progress = 0,
+    progress_message = NULL,
+    error = CASE WHEN cancel_requested_at IS NOT NULL
+                 THEN jsonb_build_object('type', 'Cancelled', 'message', 'cancelled on request', 'category', 'cancelled')
+                 WHEN status = 'running' AND worker_losses + 1 >= $4
+                 THEN jsonb_build_object('type', 'WorkerLost', 'category', 'worker_lost',
+                                         'message', 'the worker running this job was lost ' || $4 || ' times')
+                 ELSE error END
+WHERE id = ANY($1::uuid[])
+  AND (status = 'queued'
+       OR (status = 'running' AND worker_id IS DISTINCT FROM $2 AND conveyor_worker_gone(worker_id, heartbeat_at, $3)))
+RETURNING *;
 
--- name: finish_job
--- Record the end of an attempt by the worker that owns it: succeeded, failed, cancelled,
--- retrying (after a delay) or queued (released by a stopping worker).
--- $1 id, $2 worker id, $3 new status, $4 result, $5 error, $6 retry delay seconds
-UPDATE jobs
-SET status = $3::job_status,
-    result = $4,
-    error = $5,
-    run_at = CASE WHEN $6::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $6::float8) END,
-    progress = CASE WHEN $3::job_status = 'succeeded' THEN 1 ELSE progress END,
-    finished_at = CASE WHEN $3::job_status IN ('succeeded', 'failed', 'cancelled') THEN now() END,
+-- name: finish_jobs
+-- Record how attempts ended, for the jobs this worker still owns: succeeded, failed,
+-- cancelled, retrying (after a delay) or queued (released by a stopping worker).
+-- $1 worker id, $2 ids, $3 new statuses, $4 results (JSON texts), $5 errors (JSON texts),
+-- $6 retry delays in seconds
+UPDATE jobs j
+SET status = f.status,
+    result = f.result::jsonb,
+    error = f.error::jsonb,
+    run_at = CASE WHEN f.retry_in IS NULL THEN NULL ELSE now() + make_interval(secs => f.retry_in) END,
+    progress = CASE WHEN f.status = 'succeeded' THEN 1 ELSE j.progress END,
+    finished_at = CASE WHEN f.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,
     heartbeat_at = NULL
-WHERE id = $1 AND status = 'running' AND worker_id = $2
-RETURNING id, status, attempts, run_at;
+FROM unnest($2::uuid[], $3::job_status[], $4::text[], $5::text[], $6::float8[])
+     AS f(id, status, result, error, retry_in)
+WHERE j.id = f.id AND j.status = 'running' AND j.worker_id = $1
+RETURNING j.id;
 
 -- name: heartbeat
 -- Renew the lease of a worker's running jobs and write their progress; answers which of
