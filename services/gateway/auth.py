@@ -64,6 +64,8 @@ def requires(scope: Scope) -> Guard:
     """A guard: the key must hold `scope` (or `admin`, which holds them all)."""
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if connection.scope.get("method") == "OPTIONS":  # preflight: answered without a key
+            return
         principal: Principal = connection.user
         if scope not in principal.scopes and Scope.ADMIN not in principal.scopes:
             raise PermissionDeniedException(f"this API key lacks the '{scope.value}' scope")

@@ -78,6 +78,8 @@ def _field(item: dict[str, Any]) -> FieldError:
 def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     """Other HTTP errors (401, 403, 404, 405, 413 …) with a stable code."""
     status = exc.status_code
+    if status >= 500:
+        return on_unexpected(request, exc)
     headers = dict(exc.headers or {})
     if status == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="conveyor"')
@@ -85,8 +87,6 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     errors: list[FieldError] = []
     if status == 400:  # the body could not be read at all (malformed JSON, wrong encoding)
         code, errors = "malformed_request", [FieldError("body", exc.detail)]
-    if status >= 500:
-        log.error("request_failed", status=status, detail=exc.detail)
     return respond(request, status, ErrorBody(error=code, detail=exc.detail, errors=errors), headers)
 
 
