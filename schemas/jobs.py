@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -66,6 +66,15 @@ PRIORITY_NAMES: dict[str, int] = {"low": 1, "normal": 5, "high": 7, "critical": 
 MAX_PRIORITY = 9
 
 
+def due_time(now: datetime, run_at: datetime | None, delay_seconds: float | None) -> datetime | None:
+    """When a job asked to run later is due; None when it runs now (no time, or a time passed)."""
+    if delay_seconds is not None:
+        run_at = now + timedelta(seconds=delay_seconds)
+    if run_at is None or run_at <= now:
+        return None
+    return run_at
+
+
 def priority_value(priority: int | str) -> int:
     """The numeric priority (0–9, higher runs first) of a number or a name."""
     if isinstance(priority, str):
@@ -75,6 +84,7 @@ def priority_value(priority: int | str) -> int:
 
 Tag = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/=-]+$")]
 Seconds = Annotated[float, Meta(ge=0, le=30 * 86400)]
+MAX_DELAY_SECONDS = 366 * 86400  # how far ahead a job may be scheduled
 
 
 class JobSubmit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -91,6 +101,8 @@ class JobSubmit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     tags: Annotated[list[Tag], Meta(max_length=32)] = []
     metadata: dict[str, Any] = {}
     idempotency_key: Annotated[str, Meta(min_length=1, max_length=255)] | None = None
+    run_at: Annotated[datetime, Meta(tz=True)] | None = None
+    delay_seconds: Annotated[float, Meta(ge=0, le=MAX_DELAY_SECONDS)] | None = None
 
 
 class JobBatchSubmit(msgspec.Struct, forbid_unknown_fields=True):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -16,7 +16,7 @@ from infra.settings import Settings
 from schemas.engines import ENGINES
 from schemas.errors import FieldError, field_error, join_path
 from schemas.ids import uuid7
-from schemas.jobs import JobStatus, JobSubmit, priority_value
+from schemas.jobs import MAX_DELAY_SECONDS, JobStatus, JobSubmit, due_time, priority_value
 
 
 class SubmitError(Exception):
@@ -29,9 +29,7 @@ class SubmitError(Exception):
         self.code = code
 
 
-def build_job(
-    submit: JobSubmit, registry: Registry, settings: Settings, *, at: str = "", run_at: datetime | None = None
-) -> NewJob:
+def build_job(submit: JobSubmit, registry: Registry, settings: Settings, *, at: str = "") -> NewJob:
     """Check a submitted job against its operation and give it an id; SubmitError if it does not fit."""
     if submit.engine not in ENGINES:
         raise SubmitError(
@@ -57,6 +55,7 @@ def build_job(
         params = msgspec.to_builtins(msgspec.convert(submit.params, op.params))
     except msgspec.ValidationError as exc:
         raise SubmitError([field_error(str(exc), join_path(at, "params"))]) from None
+    run_at = job_due_time(submit, at)
     if submit.retry_backoff_max_seconds < submit.retry_backoff_seconds:
         raise SubmitError(
             [FieldError(join_path(at, "retry_backoff_max_seconds"), "must not be below retry_backoff_seconds")]
@@ -77,6 +76,17 @@ def build_job(
         idempotency_key=submit.idempotency_key,
         run_at=run_at,
     )
+
+
+def job_due_time(submit: JobSubmit, at: str) -> datetime | None:
+    """When a job asked to run later is due (None: now); SubmitError for a contradictory or far time."""
+    if submit.run_at is not None and submit.delay_seconds is not None:
+        raise SubmitError([FieldError(join_path(at, "delay_seconds"), "give run_at or delay_seconds, not both")])
+    now = datetime.now(UTC)
+    if submit.run_at is not None and submit.run_at > now + timedelta(seconds=MAX_DELAY_SECONDS):
+        message = f"must be within {MAX_DELAY_SECONDS // 86400} days from now"
+        raise SubmitError([FieldError(join_path(at, "run_at"), message)])
+    return due_time(now, submit.run_at, submit.delay_seconds)
 
 
 def build_jobs(submits: Sequence[JobSubmit], registry: Registry, settings: Settings, *, at: str) -> list[NewJob]:
