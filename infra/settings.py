@@ -48,6 +48,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     relay_grace_seconds: float = 5.0
     #: How long a draining worker waits for running jobs before releasing them.
     shutdown_timeout_seconds: float = 30.0
+    #: Finished jobs (with their events and results) are deleted this many days after they
+    #: finished; 0 keeps them forever.
+    retention_days: int = 7
+    #: Jobs the retention sweep deletes per statement (each batch is one short transaction).
+    retention_batch_size: int = 1000
+    #: How often the scheduler leader sweeps finished jobs past retention.
+    retention_interval_seconds: float = 600.0
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     #: Where `make services` keeps the data of the RabbitMQ and PostgreSQL it starts.

@@ -3,7 +3,8 @@
 - due jobs: retrying (after backoff) and scheduled jobs are queued when their time comes,
   woken by NOTIFY and never more than a second late;
 - outbox relay: publish intents a crashed gateway (or an unreachable RabbitMQ) left behind;
-- orphan rescue: running jobs whose worker is gone and whose message nobody took over.
+- orphan rescue: running jobs whose worker is gone and whose message nobody took over;
+- retention: finished jobs past `retention_days` are deleted in short batches.
 
 Several schedulers may run; the others wait and take over within seconds of the leader's
 death, because the lock dies with the leader's session.
@@ -26,6 +27,7 @@ from infra.db import connect, create_pool
 from infra.dispatch import Dispatcher, relay_outbox
 from infra.jobs import to_dispatch
 from infra.publisher import Publisher
+from infra.retention import prune_finished
 from infra.settings import Settings
 from infra.sql import QUERIES
 from schemas.jobs import JobStatus
@@ -117,6 +119,13 @@ class Scheduler:
             max_instances=1,
             coalesce=True,
         )
+        periodic.add_job(
+            self._guarded("prune", lambda: self._prune(dispatcher)),
+            "interval",
+            seconds=self.settings.retention_interval_seconds,
+            max_instances=1,
+            coalesce=True,
+        )
         periodic.start()
         timers = asyncio.create_task(self._release_due(dispatcher, wake))
         try:
@@ -168,6 +177,17 @@ class Scheduler:
         for row in rows:
             log.warning("job_rescued", job_id=str(row["id"]), status=row["status"], attempt=row["attempts"])
         dispatcher.send([to_dispatch(row) for row in rows if row["status"] == JobStatus.QUEUED])
+
+    async def _prune(self, dispatcher: Dispatcher) -> None:
+        """Delete finished jobs past retention (with their events), logging how many went."""
+        s = self.settings
+        if s.retention_days <= 0:
+            return
+        pruned = await prune_finished(
+            dispatcher.pool, older_than_days=s.retention_days, batch_size=s.retention_batch_size, stopping=self.stopping
+        )
+        if pruned.jobs:
+            log.info("jobs_pruned", jobs=pruned.jobs, batches=pruned.batches, older_than_days=s.retention_days)
 
     def _guarded(self, name: str, work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:

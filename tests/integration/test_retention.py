@@ -1,0 +1,148 @@
+"""Retention: the scheduler leader deletes finished jobs past `retention_days`, in short batches."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from infra import jobs
+from infra.db import connect
+from infra.jobs import NewJob
+from infra.retention import Pruned, prune_finished
+from schemas.ids import uuid7
+from schemas.jobs import JobStatus
+from tests.support.system import System, eventually
+
+TENANT = "retention"
+COUNTS = {
+    "jobs": "SELECT count(*) FROM jobs WHERE id = ANY($1::uuid[])",
+    "job_events": "SELECT count(*) FROM job_events WHERE job_id = ANY($1::uuid[])",
+    "outbox": "SELECT count(*) FROM outbox WHERE job_id = ANY($1::uuid[])",
+}
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to a fresh, migrated database."""
+    connection = await connect(database_url)
+    yield connection
+    await connection.close()
+
+
+def new_job(status: JobStatus = JobStatus.QUEUED, run_at: datetime | None = None) -> NewJob:
+    return NewJob(
+        id=uuid7(), engine="general", operation="echo", status=status, priority=5, params={"value": 1}, max_retries=0,
+        retry_backoff_seconds=1.0, retry_backoff_max_seconds=10.0, timeout_seconds=60.0, tags=[], metadata={},
+        idempotency_key=None, run_at=run_at,
+    )  # fmt: skip
+
+
+async def finished_jobs(conn: asyncpg.Connection, status: JobStatus, count: int, *, days_ago: float) -> list[uuid.UUID]:
+    """Jobs that went queued → (running →) `status`, their finish moved `days_ago` into the past."""
+    rows = await jobs.insert_jobs(conn, TENANT, [new_job() for _ in range(count)])
+    for row in rows:
+        if status is JobStatus.CANCELLED:
+            assert await jobs.cancel_job(conn, TENANT, row["id"]) is not None
+            continue
+        assert await jobs.claim_job(conn, row["id"], "w-test", lease_seconds=30, max_worker_losses=3) is not None
+        error = None if status is JobStatus.SUCCEEDED else {"type": "E", "message": "m", "category": "permanent"}
+        result = {"value": 1} if status is JobStatus.SUCCEEDED else None
+        assert await jobs.finish_job(conn, row["id"], "w-test", status, result=result, error=error)
+    ids = [row["id"] for row in rows]
+    await conn.execute(
+        "UPDATE jobs SET finished_at = now() - make_interval(secs => $2) WHERE id = ANY($1::uuid[])",
+        ids,
+        days_ago * 86_400,
+    )
+    return ids
+
+
+async def unfinished_jobs(conn: asyncpg.Connection) -> list[uuid.UUID]:
+    """A queued and a scheduled job, both created a month ago."""
+    far = datetime.now(UTC) + timedelta(days=1)
+    rows = await jobs.insert_jobs(conn, TENANT, [new_job(), new_job(JobStatus.SCHEDULED, run_at=far)])
+    ids = [row["id"] for row in rows]
+    await conn.execute("UPDATE jobs SET created_at = now() - interval '30 days' WHERE id = ANY($1::uuid[])", ids)
+    return ids
+
+
+async def count(conn: asyncpg.Connection, table: str, ids: list[uuid.UUID]) -> int:
+    """Rows of `table` (jobs, job_events or outbox) that belong to these jobs."""
+    value: int = await conn.fetchval(COUNTS[table], ids)
+    return value
+
+
+async def test_scheduler_prunes_old_finished_jobs_in_batches(
+    make_system: Callable[..., Awaitable[System]],
+) -> None:
+    # Given 8 jobs that finished 8 days ago (succeeded, failed, cancelled), 2 that finished
+    # within the 7 days kept, and 2 unfinished ones created a month ago; batches of 3 rows
+    system = await make_system(
+        retention_days=7, retention_batch_size=3, retention_interval_seconds=0.5, relay_grace_seconds=3600
+    )
+    conn = await connect(system.settings.database_url)
+    try:
+        old = [
+            *await finished_jobs(conn, JobStatus.SUCCEEDED, 4, days_ago=8),
+            *await finished_jobs(conn, JobStatus.FAILED, 2, days_ago=8),
+            *await finished_jobs(conn, JobStatus.CANCELLED, 2, days_ago=8),
+        ]
+        recent = [
+            *await finished_jobs(conn, JobStatus.SUCCEEDED, 1, days_ago=6),
+            *await finished_jobs(conn, JobStatus.FAILED, 1, days_ago=0),
+        ]
+        unfinished = await unfinished_jobs(conn)
+        kept = recent + unfinished
+        assert await count(conn, "job_events", old) >= 2 * len(old) and await count(conn, "outbox", old) == len(old)
+
+        # When the scheduler leads
+        system.start_scheduler()
+
+        # Then the old finished jobs go, with their events and outbox rows (ON DELETE CASCADE)
+        async def pruned() -> bool:
+            return await count(conn, "jobs", old) == 0
+
+        await eventually(pruned, timeout=30, interval=0.1, message="old finished jobs to be pruned")
+        assert await count(conn, "job_events", old) == 0 and await count(conn, "outbox", old) == 0
+        # And recent and unfinished jobs stay, with their history
+        assert await count(conn, "jobs", kept) == len(kept)
+        assert await count(conn, "job_events", kept) >= len(kept)
+        assert await count(conn, "outbox", kept) == len(kept) - 1  # a scheduled job has no publish intent yet
+
+        # And the sweep said how many it deleted, in batches of at most 3 rows
+        async def logged() -> list[tuple[int, int]]:
+            lines = [line for line in system.logs("scheduler") if line.get("event") == "jobs_pruned"]
+            return [(line["jobs"], line["batches"]) for line in lines]
+
+        assert await eventually(logged, timeout=10, message="a jobs_pruned log line") == [(8, 3)]
+    finally:
+        await conn.close()
+
+
+async def test_prune_finished_skips_rows_another_transaction_holds(conn: asyncpg.Connection, database_url: str) -> None:
+    # Given 5 jobs past retention, one of them locked by another transaction
+    old = [
+        *await finished_jobs(conn, JobStatus.SUCCEEDED, 3, days_ago=30),
+        *await finished_jobs(conn, JobStatus.FAILED, 1, days_ago=30),
+        *await finished_jobs(conn, JobStatus.CANCELLED, 1, days_ago=30),
+    ]
+    other = await connect(database_url)
+    try:
+        async with other.transaction():
+            await other.execute("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", old[0])
+
+            # When a sweep runs in batches of 2 while that lock is held
+            pruned = await prune_finished(conn, older_than_days=7, batch_size=2)
+
+            # Then it deletes the others without waiting, and leaves the locked one for later
+            assert pruned == Pruned(jobs=4, batches=2)
+            assert await count(conn, "jobs", old) == 1
+        # And the next sweep, after the lock is gone, takes it
+        assert await prune_finished(conn, older_than_days=7, batch_size=2) == Pruned(jobs=1, batches=1)
+        assert await count(conn, "jobs", old) == 0
+    finally:
+        await other.close()
