@@ -1,0 +1,105 @@
+-- name: insert_workflow
+-- Store a workflow's own row.
+-- $1 id, $2 tenant, $3 name, $4 on_failure, $5 tags, $6 metadata, $7 node count
+INSERT INTO workflows (id, tenant, name, on_failure, tags, metadata, nodes_total, nodes_left)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+RETURNING *;
+
+-- name: insert_workflow_nodes
+-- Store a workflow's nodes; roots start `running` (their jobs are queued with them).
+-- $1 workflow id, $2 keys, $3 depends_on (JSON texts), $4 children (JSON texts),
+-- $5 job ids (null for for_each nodes), $6 for_each paths, $7 templates (JSON texts),
+-- $8 run_at, $9 delay seconds
+INSERT INTO workflow_nodes (workflow_id, key, position, depends_on, children, parents_left, status,
+                            job_id, for_each, template, run_at, delay_seconds)
+SELECT $1, n.key, n.position - 1,
+       ARRAY(SELECT jsonb_array_elements_text(n.depends_on::jsonb)),
+       ARRAY(SELECT jsonb_array_elements_text(n.children::jsonb)),
+       jsonb_array_length(n.depends_on::jsonb),
+       CASE WHEN jsonb_array_length(n.depends_on::jsonb) = 0 THEN 'running' ELSE 'waiting' END,
+       n.job_id, n.for_each, n.template::jsonb, n.run_at, n.delay_seconds
+FROM unnest($2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::timestamptz[],
+            $9::float8[]) WITH ORDINALITY
+     AS n(key, depends_on, children, job_id, for_each, template, run_at, delay_seconds, position);
+
+-- name: insert_workflow_jobs
+-- Store the jobs of a workflow's plain nodes (roots queued or scheduled, the rest waiting).
+-- $1 ids, $2 tenant, $3 workflow id, $4 node keys, $5 engines, $6 operations, $7 statuses,
+-- $8 priorities, $9 params (JSON texts), $10 max_retries, $11 retry_backoff_seconds,
+-- $12 retry_backoff_max_seconds, $13 timeout_seconds, $14 tags (JSON texts), $15 metadata
+-- (JSON texts), $16 run_at
+INSERT INTO jobs (id, tenant, workflow_id, node_key, engine, operation, status, priority, params,
+                  max_retries, retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds,
+                  tags, metadata, run_at)
+SELECT j.id, $2, $3, j.node_key, j.engine, j.operation, j.status, j.priority, j.params::jsonb,
+       j.max_retries, j.backoff, j.backoff_max, j.timeout_seconds,
+       ARRAY(SELECT jsonb_array_elements_text(j.tags::jsonb)), j.metadata::jsonb, j.run_at
+FROM unnest($1::uuid[], $4::text[], $5::text[], $6::text[], $7::job_status[], $8::smallint[],
+            $9::text[], $10::integer[], $11::float8[], $12::float8[], $13::float8[], $14::text[],
+            $15::text[], $16::timestamptz[])
+     AS j(id, node_key, engine, operation, status, priority, params, max_retries, backoff,
+          backoff_max, timeout_seconds, tags, metadata, run_at)
+RETURNING *;
+
+-- name: get_workflow
+-- One workflow of a tenant.
+-- $1 id, $2 tenant
+SELECT * FROM workflows WHERE id = $1 AND tenant = $2;
+
+-- name: get_workflow_nodes
+-- A workflow's nodes in submission order; a plain node shows its job's status and error.
+-- $1 workflow id
+SELECT n.key, n.job_id, n.depends_on, n.for_each, n.items_total,
+       n.items_total - n.items_left AS items_finished,
+       coalesce(j.status::text, n.status) AS status,
+       coalesce(j.engine, n.template ->> 'engine') AS engine,
+       coalesce(j.operation, n.template ->> 'operation') AS operation,
+       coalesce(j.error, n.error) AS error,
+       coalesce(j.finished_at, n.finished_at) AS finished_at
+FROM workflow_nodes n LEFT JOIN jobs j ON j.id = n.job_id
+WHERE n.workflow_id = $1
+ORDER BY n.position;
+
+-- name: list_workflows
+-- A tenant's workflows, newest first, after the cursor id, with optional filters.
+-- $1 tenant, $2 statuses, $3 name, $4 tag, $5 created at or after, $6 created before,
+-- $7 cursor id, $8 limit
+SELECT * FROM workflows
+WHERE tenant = $1
+  AND ($2::workflow_status[] IS NULL OR status = ANY($2::workflow_status[]))
+  AND ($3::text IS NULL OR name = $3::text)
+  AND ($4::text[] IS NULL OR tags @> $4::text[])
+  AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+  AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+  AND ($7::uuid IS NULL OR id < $7::uuid)
+ORDER BY id DESC
+LIMIT $8;
+
+-- name: request_cancel_workflow_jobs
+-- Ask the workers running a workflow's jobs to stop them (first: row locks on running jobs
+-- are taken before the workflow's, in the order a finishing worker takes them).
+-- $1 workflow id, $2 tenant
+WITH job AS (
+    UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, now())
+    WHERE workflow_id = $1 AND tenant = $2 AND status = 'running'
+    RETURNING *
+), event AS (
+    INSERT INTO job_events (job_id, tenant, type, from_status, to_status, attempt)
+    SELECT id, tenant, 'cancel_requested', status, status, attempts FROM job
+)
+SELECT id FROM job;
+
+-- name: mark_workflow_cancelled
+-- Record that a running workflow is to stop: no node of it is queued from now on.
+-- $1 workflow id, $2 tenant
+UPDATE workflows SET cancel_requested_at = coalesce(cancel_requested_at, now())
+WHERE id = $1 AND tenant = $2 AND finished_at IS NULL
+RETURNING *;
+
+-- name: cancel_workflow_jobs
+-- Cancel a workflow's jobs that have not started; their nodes finish through the job trigger.
+-- $1 workflow id, $2 statuses cancellable at once
+UPDATE jobs
+SET status = 'cancelled', finished_at = now(), run_at = NULL,
+    error = jsonb_build_object('type', 'Cancelled', 'message', 'the workflow was cancelled', 'category', 'cancelled')
+WHERE workflow_id = $1 AND status = ANY($2::job_status[]);

@@ -1,0 +1,182 @@
+"""Workflow repository: storing a DAG in one transaction, reading it, cancelling it.
+
+Advancing a workflow is not here: the database does it (migration 0002) in the transaction
+that finishes a node's job, whoever finishes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+
+from infra.db import Db, json_text
+from infra.jobs import CANCEL_NOW, NewJob
+from infra.sql import QUERIES
+from schemas.workflows import WorkflowNodeView, WorkflowSummary, WorkflowView
+
+T = TypeVar("T")
+DEADLOCK_RETRIES = 5
+
+
+class NewNode(msgspec.Struct, kw_only=True):
+    """A validated node: its job (for a for_each node, the template of its item jobs)."""
+
+    key: str
+    depends_on: list[str]
+    children: list[str]
+    job: NewJob
+    for_each: str | None = None
+    run_at: datetime | None = None  # a non-root node's fixed time, applied once it is ready
+    delay_seconds: float | None = None  # or its delay from then
+
+
+class NewWorkflow(msgspec.Struct, kw_only=True):
+    """A validated workflow ready to be stored."""
+
+    id: uuid.UUID
+    name: str
+    on_failure: str
+    tags: list[str]
+    metadata: dict[str, Any]
+    nodes: list[NewNode]
+
+
+TEMPLATE_FIELDS = (
+    "engine",
+    "operation",
+    "priority",
+    "params",
+    "max_retries",
+    "retry_backoff_seconds",
+    "retry_backoff_max_seconds",
+    "timeout_seconds",
+    "tags",
+    "metadata",
+)
+
+
+def template(job: NewJob) -> dict[str, Any]:
+    """What each item job of a for_each node is made from."""
+    built: dict[str, Any] = msgspec.to_builtins(job)
+    return {name: built[name] for name in TEMPLATE_FIELDS}
+
+
+async def insert_workflow(
+    conn: asyncpg.Connection, tenant: str, wf: NewWorkflow
+) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
+    """Store a workflow, its nodes and their jobs in one transaction; its row and its jobs' rows."""
+    plain = [node for node in wf.nodes if node.for_each is None]
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            QUERIES.insert_workflow, wf.id, tenant, wf.name, wf.on_failure, wf.tags, wf.metadata, len(wf.nodes)
+        )
+        await conn.execute(
+            QUERIES.insert_workflow_nodes,
+            wf.id,
+            [n.key for n in wf.nodes],
+            [json_text(n.depends_on) for n in wf.nodes],
+            [json_text(n.children) for n in wf.nodes],
+            [None if n.for_each else n.job.id for n in wf.nodes],
+            [n.for_each for n in wf.nodes],
+            [json_text(template(n.job)) if n.for_each else None for n in wf.nodes],
+            [n.run_at for n in wf.nodes],
+            [n.delay_seconds for n in wf.nodes],
+        )
+        jobs = await _insert_jobs(conn, tenant, wf.id, plain)
+    return row, jobs
+
+
+async def _insert_jobs(
+    conn: asyncpg.Connection, tenant: str, workflow_id: uuid.UUID, nodes: Sequence[NewNode]
+) -> list[asyncpg.Record]:
+    jobs = [node.job for node in nodes]
+    rows: list[asyncpg.Record] = await conn.fetch(
+        QUERIES.insert_workflow_jobs,
+        [j.id for j in jobs],
+        tenant,
+        workflow_id,
+        [n.key for n in nodes],
+        [j.engine for j in jobs],
+        [j.operation for j in jobs],
+        [j.status.value for j in jobs],
+        [j.priority for j in jobs],
+        [json_text(j.params) for j in jobs],
+        [j.max_retries for j in jobs],
+        [j.retry_backoff_seconds for j in jobs],
+        [j.retry_backoff_max_seconds for j in jobs],
+        [j.timeout_seconds for j in jobs],
+        [json_text(j.tags) for j in jobs],
+        [json_text(j.metadata) for j in jobs],
+        [j.run_at for j in jobs],
+    )
+    return rows
+
+
+def to_summary(row: asyncpg.Record) -> WorkflowSummary:
+    """A workflow row as listings show it."""
+    return msgspec.convert(_summary_fields(row), WorkflowSummary)
+
+
+def _summary_fields(row: asyncpg.Record) -> dict[str, Any]:
+    fields = dict(row)
+    fields["nodes_finished"] = row["nodes_total"] - row["nodes_left"]
+    return fields
+
+
+async def get_workflow(db: Db, tenant: str, workflow_id: uuid.UUID) -> WorkflowView | None:
+    """A tenant's workflow with its nodes, or None."""
+    row = await db.fetchrow(QUERIES.get_workflow, workflow_id, tenant)
+    if row is None:
+        return None
+    nodes = [msgspec.convert(dict(n), WorkflowNodeView) for n in await db.fetch(QUERIES.get_workflow_nodes, row["id"])]
+    return msgspec.convert({**_summary_fields(row), "nodes": nodes}, WorkflowView)
+
+
+async def list_workflows(
+    db: Db,
+    tenant: str,
+    *,
+    statuses: list[str] | None,
+    name: str | None,
+    tags: list[str] | None,
+    created: tuple[datetime | None, datetime | None],
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[WorkflowSummary]:
+    """A page of a tenant's workflows, newest first."""
+    rows = await db.fetch(QUERIES.list_workflows, tenant, statuses, name, tags, *created, after, limit)
+    return [to_summary(row) for row in rows]
+
+
+async def cancel_workflow(pool: asyncpg.Pool, tenant: str, workflow_id: uuid.UUID) -> bool | None:
+    """Stop a workflow: nothing of it starts after this returns, and its running jobs are told
+    to stop. True if it was running, False if it had finished, None if the tenant has no such one."""
+    return await retry_deadlocks(pool, lambda conn: _cancel(conn, tenant, workflow_id))
+
+
+async def _cancel(conn: asyncpg.Connection, tenant: str, workflow_id: uuid.UUID) -> bool | None:
+    running = await conn.fetch(QUERIES.request_cancel_workflow_jobs, workflow_id, tenant)
+    if await conn.fetchrow(QUERIES.mark_workflow_cancelled, workflow_id, tenant) is None:
+        exists = await conn.fetchrow(QUERIES.get_workflow, workflow_id, tenant)
+        return None if exists is None else False
+    await conn.execute(QUERIES.cancel_workflow_jobs, workflow_id, CANCEL_NOW)
+    for job in running:
+        await conn.execute(QUERIES.notify_cancel, str(job["id"]))
+    return True
+
+
+async def retry_deadlocks(pool: asyncpg.Pool, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run `work` in a transaction, again if PostgreSQL chose it as a deadlock victim."""
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                return await work(conn)
+        except asyncpg.exceptions.DeadlockDetectedError:
+            if attempt == DEADLOCK_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,206 @@
+"""Workflows: DAGs of job nodes, their wire contract and the rules a DAG must satisfy."""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from schemas.errors import FieldError
+from schemas.jobs import MAX_DELAY_SECONDS, MAX_PRIORITY, JobError, PriorityName, Seconds, Tag
+
+MAX_NODES = 1000
+NodeKey = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+#: `<parent key>.result` followed by an optional dotted path into the parent's result.
+PARENT_REF = re.compile(r"^(?P<key>[A-Za-z0-9_-]+)\.result(\.[^.]+)*$")
+ITEM_REF = re.compile(r"^\$item(\.[^.]+)*$")
+
+
+class WorkflowStatus(enum.StrEnum):
+    """Where a workflow is: running until every node has finished."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # every node succeeded
+    FAILED = "failed"  # a node failed
+    CANCELLED = "cancelled"  # cancelled on request, or a node was
+
+
+OnFailure = Literal["cancel_dependents", "continue"]
+
+
+class WorkflowNodeSubmit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One node: a job, the nodes it waits for, optionally one job per element of a list."""
+
+    key: NodeKey
+    engine: str
+    operation: str
+    params: dict[str, Any] = {}
+    depends_on: Annotated[list[NodeKey], Meta(max_length=MAX_NODES)] = []
+    for_each: Annotated[str, Meta(max_length=1000)] | None = None
+    priority: Annotated[int, Meta(ge=0, le=MAX_PRIORITY)] | PriorityName = "normal"
+    max_retries: Annotated[int, Meta(ge=0, le=100)] = 3
+    retry_backoff_seconds: Seconds = 2.0
+    retry_backoff_max_seconds: Seconds = 300.0
+    timeout_seconds: Annotated[float, Meta(gt=0, le=7 * 86400)] | None = None
+    tags: Annotated[list[Tag], Meta(max_length=32)] = []
+    metadata: dict[str, Any] = {}
+    run_at: Annotated[datetime, Meta(tz=True)] | None = None
+    delay_seconds: Annotated[float, Meta(ge=0, le=MAX_DELAY_SECONDS)] | None = None
+
+
+class WorkflowSubmit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A workflow as a client submits it."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    nodes: Annotated[list[WorkflowNodeSubmit], Meta(min_length=1, max_length=MAX_NODES)]
+    on_failure: OnFailure = "cancel_dependents"
+    tags: Annotated[list[Tag], Meta(max_length=32)] = []
+    metadata: dict[str, Any] = {}
+
+
+class WorkflowNodeView(msgspec.Struct, kw_only=True):
+    """A node as the API shows it; a for_each node has no single job but counts its items."""
+
+    key: str
+    job_id: uuid.UUID | None
+    status: str
+    depends_on: list[str]
+    engine: str
+    operation: str
+    for_each: str | None
+    items_total: int | None
+    items_finished: int | None
+    error: JobError | None
+    finished_at: datetime | None
+
+
+class WorkflowSummary(msgspec.Struct, kw_only=True):
+    """A workflow without its nodes, as listings show it."""
+
+    id: uuid.UUID
+    name: str
+    status: WorkflowStatus
+    on_failure: OnFailure
+    tags: list[str]
+    metadata: dict[str, Any]
+    nodes_total: int
+    nodes_finished: int
+    nodes_failed: int
+    nodes_cancelled: int
+    cancel_requested_at: datetime | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class WorkflowView(WorkflowSummary, kw_only=True):
+    """A workflow with its nodes, in the order submitted."""
+
+    nodes: list[WorkflowNodeView]
+
+
+class WorkflowPage(msgspec.Struct):
+    """One page of a workflow listing, newest first."""
+
+    items: list[WorkflowSummary]
+    next_cursor: str | None
+
+
+def find_refs(value: Any) -> Iterator[str]:
+    """Every `{"$ref": "..."}` string anywhere in a params value."""
+    if isinstance(value, dict):
+        ref = value.get("$ref")
+        if len(value) == 1 and isinstance(ref, str):
+            yield ref
+            return
+        for item in value.values():
+            yield from find_refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from find_refs(item)
+
+
+def check_refs(node: WorkflowNodeSubmit, at: str) -> list[FieldError]:
+    """Problems with a node's `$ref`s and `for_each`: each must name a parent's result."""
+    errors: list[FieldError] = []
+    if node.for_each is not None and (problem := _parent_ref_problem(node.for_each, node.depends_on)):
+        errors.append(FieldError(f"{at}.for_each", problem))
+    for ref in find_refs(node.params):
+        if ITEM_REF.match(ref):
+            if node.for_each is None:
+                errors.append(FieldError(f"{at}.params", f'$ref "{ref}": $item exists only in a for_each node'))
+        elif problem := _parent_ref_problem(ref, node.depends_on):
+            errors.append(FieldError(f"{at}.params", f'$ref "{ref}": {problem}'))
+    return errors
+
+
+def _parent_ref_problem(ref: str, depends_on: Sequence[str]) -> str | None:
+    match = PARENT_REF.match(ref)
+    if match is None:
+        return 'write "<parent key>.result" or "<parent key>.result.<path>"'
+    if match["key"] not in depends_on:
+        return f'"{match["key"]}" is not in depends_on'
+    return None
+
+
+def check_graph(nodes: Sequence[WorkflowNodeSubmit]) -> list[FieldError]:
+    """Duplicate keys, unknown or repeated dependencies, and cycles (each cycle named)."""
+    errors: list[FieldError] = []
+    first: dict[str, int] = {}
+    for index, node in enumerate(nodes):
+        if node.key in first:
+            errors.append(
+                FieldError(f"nodes[{index}].key", f'"{node.key}" repeats the key of nodes[{first[node.key]}]')
+            )
+        first.setdefault(node.key, index)
+    for index, node in enumerate(nodes):
+        for dep in node.depends_on:
+            if dep not in first:
+                errors.append(FieldError(f"nodes[{index}].depends_on", f'"{dep}" is not the key of any node'))
+        if len(set(node.depends_on)) != len(node.depends_on):
+            errors.append(FieldError(f"nodes[{index}].depends_on", "lists a node twice"))
+    if errors:
+        return errors
+    cycle = find_cycle({node.key: node.depends_on for node in nodes})
+    if cycle is not None:
+        path = " → ".join([*cycle, cycle[0]])
+        errors.append(
+            FieldError(f"nodes[{first[cycle[0]]}].depends_on", f"forms a cycle: {path} (each depends on the next)")
+        )
+    return errors
+
+
+def find_cycle(depends_on: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """One cycle of the graph (its keys in dependency order), or None if it is a DAG."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in depends_on:
+        if start in state:
+            continue
+        path, stack = [start], [iter(depends_on[start])]
+        state[start] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt) :]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(depends_on[nxt]))
+    return None
+
+
+def children_of(nodes: Sequence[WorkflowNodeSubmit]) -> dict[str, list[str]]:
+    """Each node's children (the nodes that depend on it), in submission order."""
+    children: dict[str, list[str]] = {node.key: [] for node in nodes}
+    for node in nodes:
+        for dep in node.depends_on:
+            children[dep].append(node.key)
+    return children

@@ -1,0 +1,97 @@
+"""/v1/workflows: submit a DAG of jobs, read it, list them, cancel one."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from infra import workflows
+from infra.keys import Principal
+from schemas.ids import encode_cursor
+from schemas.keys import Scope
+from schemas.workflows import WorkflowPage, WorkflowStatus, WorkflowSubmit, WorkflowView
+from services.gateway.auth import requires
+from services.gateway.deps import Resources, provide_principal
+from services.gateway.errors import ApiError
+from services.gateway.paging import after_cursor
+from services.workflows import build_workflow, submit_workflow
+
+WorkflowId = Annotated[uuid.UUID, Parameter(description="The workflow's id")]
+
+
+def not_found(workflow_id: uuid.UUID) -> ApiError:
+    """The answer for a workflow the tenant does not have."""
+    return ApiError(404, "workflow_not_found", f"no workflow {workflow_id}")
+
+
+class WorkflowController(Controller):
+    """Workflows of the caller's tenant."""
+
+    path = "/v1/workflows"
+    tags = ["workflows"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+
+    @post("/", guards=[requires(Scope.JOBS_WRITE)], summary="Submit a workflow", status_code=202)
+    async def submit(self, data: WorkflowSubmit, resources: Resources, principal: Principal) -> Response[WorkflowView]:
+        """Validate the whole DAG, store it in one transaction and queue its roots: 202 with the workflow."""
+        wf = build_workflow(data, resources.registry, resources.settings)
+        row, _ = await submit_workflow(resources.dispatcher, principal.tenant, wf)
+        view = await self._view(resources, principal, row["id"])
+        return Response(view, status_code=202, headers={"Location": f"{self.path}/{view.id}"})
+
+    @get("/{workflow_id:uuid}", guards=[requires(Scope.JOBS_READ)], summary="Get a workflow")
+    async def get_workflow(self, workflow_id: WorkflowId, resources: Resources, principal: Principal) -> WorkflowView:
+        """A workflow with the status, job and error of every node."""
+        return await self._view(resources, principal, workflow_id)
+
+    @get("/", guards=[requires(Scope.JOBS_READ)], summary="List workflows, newest first")
+    async def list_workflows(
+        self,
+        resources: Resources,
+        principal: Principal,
+        status: Annotated[list[WorkflowStatus] | None, Parameter(description="Any of these statuses")] = None,
+        name: str | None = None,
+        tag: Annotated[list[str] | None, Parameter(description="Workflows carrying every one of these tags")] = None,
+        created_after: Annotated[datetime | None, Parameter(description="Created at or after (RFC 3339)")] = None,
+        created_before: Annotated[datetime | None, Parameter(description="Created before (RFC 3339)")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+    ) -> WorkflowPage:
+        """A page of workflows (without their nodes); pass `next_cursor` back as `cursor`."""
+        items = await workflows.list_workflows(
+            resources.pool,
+            principal.tenant,
+            statuses=[s.value for s in status] if status else None,
+            name=name,
+            tags=tag or None,
+            created=(created_after, created_before),
+            after=after_cursor(cursor),
+            limit=limit + 1,
+        )
+        next_cursor = encode_cursor(items[limit - 1].id) if len(items) > limit else None
+        return WorkflowPage(items=items[:limit], next_cursor=next_cursor)
+
+    @post("/{workflow_id:uuid}/cancel", guards=[requires(Scope.JOBS_WRITE)], summary="Cancel a workflow")
+    async def cancel(
+        self, workflow_id: WorkflowId, resources: Resources, principal: Principal
+    ) -> Response[WorkflowView]:
+        """No node starts after this returns; running ones are stopped. 200 when it has already
+        ended, 202 while running nodes stop; 409 if it had finished before."""
+        cancelled = await workflows.cancel_workflow(resources.pool, principal.tenant, workflow_id)
+        if cancelled is None:
+            raise not_found(workflow_id)
+        view = await self._view(resources, principal, workflow_id)
+        if not cancelled:
+            raise ApiError(409, "workflow_finished", f"workflow {workflow_id} already {view.status}")
+        return Response(view, status_code=200 if view.finished_at is not None else 202)
+
+    async def _view(self, resources: Resources, principal: Principal, workflow_id: uuid.UUID) -> WorkflowView:
+        view = await workflows.get_workflow(resources.pool, principal.tenant, workflow_id)
+        if view is None:
+            raise not_found(workflow_id)
+        return view

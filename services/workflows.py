@@ -1,0 +1,82 @@
+"""Turning a submitted workflow into a stored one: validate all of it, then write it at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from msgspec.structs import replace
+
+from actors.sdk import Registry
+from infra.dispatch import Dispatcher
+from infra.jobs import to_dispatch
+from infra.settings import Settings
+from infra.workflows import NewNode, NewWorkflow, insert_workflow
+from schemas.errors import FieldError
+from schemas.ids import uuid7
+from schemas.jobs import JobStatus, JobSubmit
+from schemas.workflows import WorkflowNodeSubmit, WorkflowSubmit, check_graph, check_refs, children_of, find_refs
+from services.submit import SubmitError, build_job
+
+#: The fields a node shares with a job.
+JOB_FIELDS = [name for name in JobSubmit.__struct_fields__ if name != "idempotency_key"]
+
+
+def build_workflow(submit: WorkflowSubmit, registry: Registry, settings: Settings) -> NewWorkflow:
+    """Check a whole workflow; SubmitError naming every node at fault, and nothing built, if one is."""
+    errors = check_graph(submit.nodes)
+    children = children_of(submit.nodes) if not errors else {}
+    nodes: list[NewNode] = []
+    for index, node in enumerate(submit.nodes):
+        at = f"nodes[{index}]"
+        errors += check_refs(node, at)
+        try:
+            nodes.append(build_node(node, children.get(node.key, []), registry, settings, at=at))
+        except SubmitError as exc:
+            errors += exc.errors
+    if errors:
+        raise SubmitError(errors, code="invalid_workflow")
+    return NewWorkflow(
+        id=uuid7(),
+        name=submit.name,
+        on_failure=submit.on_failure,
+        tags=submit.tags,
+        metadata=submit.metadata,
+        nodes=nodes,
+    )
+
+
+def build_node(
+    node: WorkflowNodeSubmit, children: list[str], registry: Registry, settings: Settings, *, at: str
+) -> NewNode:
+    """A node and its job: a root's job is queued (or scheduled) at once, the others wait."""
+    fields: dict[str, Any] = {name: getattr(node, name) for name in JOB_FIELDS}
+    root = not node.depends_on
+    if not root:  # a later node's time counts from when it is ready
+        fields.update(run_at=None, delay_seconds=None)
+    if not root and node.run_at is not None and node.delay_seconds is not None:
+        raise SubmitError([FieldError(f"{at}.delay_seconds", "give run_at or delay_seconds, not both")])
+    job = build_job(
+        JobSubmit(**fields), registry, settings, at=at, check_params=next(find_refs(node.params), None) is None
+    )
+    if not root:
+        job = replace(job, status=JobStatus.WAITING, run_at=None)
+    return NewNode(
+        key=node.key,
+        depends_on=node.depends_on,
+        children=children,
+        job=job,
+        for_each=node.for_each,
+        run_at=None if root else node.run_at,
+        delay_seconds=None if root else node.delay_seconds,
+    )
+
+
+async def submit_workflow(
+    dispatcher: Dispatcher, tenant: str, wf: NewWorkflow
+) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
+    """Store a workflow, then hand its queued roots to the dispatcher."""
+    async with dispatcher.pool.acquire() as conn:
+        row, jobs = await insert_workflow(conn, tenant, wf)
+    dispatcher.send([to_dispatch(job) for job in jobs if job["status"] == JobStatus.QUEUED])
+    return row, jobs

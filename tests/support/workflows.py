@@ -1,0 +1,67 @@
+"""Helpers for submitting and following workflows in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.support.system import eventually
+
+
+def echo(key: str, value: Any, *deps: str, **fields: Any) -> dict[str, Any]:
+    """A `general.echo` node."""
+    return {
+        "key": key,
+        "engine": "general",
+        "operation": "echo",
+        "params": {"value": value},
+        "depends_on": list(deps),
+        **fields,
+    }
+
+
+def ref(path: str) -> dict[str, str]:
+    """A reference to a parent's result (or to `$item`)."""
+    return {"$ref": path}
+
+
+async def submit_workflow(client: httpx.AsyncClient, nodes: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    """Submit a workflow; the accepted workflow."""
+    response = await client.post("/v1/workflows", json={"name": "test", "nodes": nodes, **fields})
+    assert response.status_code == 202, response.text
+    workflow: dict[str, Any] = response.json()
+    return workflow
+
+
+async def wait_for_workflow(
+    client: httpx.AsyncClient, workflow_id: str, *statuses: str, timeout: float = 30
+) -> dict[str, Any]:
+    """Poll a workflow until it is in one of `statuses`; the workflow."""
+    last: dict[str, Any] = {}
+
+    async def reached() -> dict[str, Any] | None:
+        nonlocal last
+        response = await client.get(f"/v1/workflows/{workflow_id}")
+        assert response.status_code == 200, response.text
+        last = response.json()
+        return last if last["status"] in statuses else None
+
+    try:
+        found: dict[str, Any] = await eventually(reached, timeout=timeout, interval=0.1, message=f"workflow {statuses}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last seen: {last}") from None
+    return found
+
+
+def nodes_by_key(workflow: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A workflow's nodes, by key."""
+    return {node["key"]: node for node in workflow["nodes"]}
+
+
+async def node_job(client: httpx.AsyncClient, workflow: dict[str, Any], key: str) -> dict[str, Any]:
+    """The job of a plain node."""
+    response = await client.get(f"/v1/jobs/{nodes_by_key(workflow)[key]['job_id']}")
+    assert response.status_code == 200, response.text
+    job: dict[str, Any] = response.json()
+    return job

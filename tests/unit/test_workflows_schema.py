@@ -1,0 +1,93 @@
+"""DAG rules: keys, dependencies, cycles and references, checked before anything is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from schemas.workflows import (
+    WorkflowNodeSubmit,
+    WorkflowSubmit,
+    check_graph,
+    check_refs,
+    children_of,
+    find_cycle,
+    find_refs,
+)
+
+
+def node(key: str, *deps: str, **fields: Any) -> WorkflowNodeSubmit:
+    return WorkflowNodeSubmit(key=key, engine="general", operation="echo", depends_on=list(deps), **fields)
+
+
+def test_check_graph_accepts_a_diamond() -> None:
+    nodes = [node("a"), node("b", "a"), node("c", "a"), node("d", "b", "c")]
+    assert check_graph(nodes) == []
+    assert children_of(nodes) == {"a": ["b", "c"], "b": ["d"], "c": ["d"], "d": []}
+
+
+def test_check_graph_names_duplicates_and_unknown_dependencies() -> None:
+    errors = check_graph([node("a"), node("a"), node("b", "zz", "a", "a")])
+    by_field = {(e.field, e.message) for e in errors}
+    assert ("nodes[1].key", '"a" repeats the key of nodes[0]') in by_field
+    assert ("nodes[2].depends_on", '"zz" is not the key of any node') in by_field
+    assert ("nodes[2].depends_on", "lists a node twice") in by_field
+
+
+@pytest.mark.parametrize(
+    ("graph", "cycle"),
+    [
+        ({"a": ["a"]}, ["a"]),
+        ({"a": ["b"], "b": ["c"], "c": ["a"]}, ["a", "b", "c"]),
+        ({"r": [], "a": ["r", "c"], "b": ["a"], "c": ["b"]}, ["a", "c", "b"]),
+        ({"a": [], "b": ["a"], "c": ["a", "b"]}, None),
+    ],
+)
+def test_find_cycle_returns_one_cycle_or_none(graph: dict[str, list[str]], cycle: list[str] | None) -> None:
+    assert find_cycle(graph) == cycle
+
+
+def test_check_graph_names_the_cycle() -> None:
+    [error] = check_graph([node("start"), node("x", "start", "z"), node("y", "x"), node("z", "y")])
+    assert error.field == "nodes[1].depends_on"
+    assert "x → z → y → x" in error.message
+
+
+def test_find_cycle_handles_a_long_chain_without_recursion() -> None:
+    graph = {f"n{i}": [f"n{i - 1}"] if i else [] for i in range(5000)}
+    assert find_cycle(graph) is None
+    graph["n0"] = ["n4999"]
+    cycle = find_cycle(graph)
+    assert cycle is not None and len(cycle) == 5000
+
+
+def test_find_refs_finds_references_anywhere() -> None:
+    params = {"a": {"$ref": "x.result"}, "b": [1, {"c": {"$ref": "$item.k"}}], "d": {"$ref": "y", "other": 1}}
+    assert list(find_refs(params)) == ["x.result", "$item.k"]
+
+
+def test_check_refs_requires_parents_and_for_each_for_item() -> None:
+    good = node("b", "a", params={"v": {"$ref": "a.result.items.0"}})
+    assert check_refs(good, "nodes[1]") == []
+    not_parent = node("b", "a", params={"v": {"$ref": "c.result"}})
+    assert [e.message for e in check_refs(not_parent, "nodes[1]")] == ['$ref "c.result": "c" is not in depends_on']
+    bad_form = node("b", "a", params={"v": {"$ref": "a.value"}})
+    assert check_refs(bad_form, "nodes[1]")[0].field == "nodes[1].params"
+    item_outside = node("b", "a", params={"v": {"$ref": "$item"}})
+    assert "for_each" in check_refs(item_outside, "nodes[1]")[0].message
+    fan = node("f", "a", for_each="a.result.list", params={"v": {"$ref": "$item"}})
+    assert check_refs(fan, "nodes[1]") == []
+    fan_root = node("f", for_each="a.result.list")
+    assert check_refs(fan_root, "nodes[0]")[0].field == "nodes[0].for_each"
+
+
+def test_workflow_refuses_unknown_fields_and_too_many_nodes() -> None:
+    base = {"key": "a", "engine": "general", "operation": "echo"}
+    with pytest.raises(msgspec.ValidationError, match="status"):
+        msgspec.convert({"name": "w", "nodes": [{**base, "status": "succeeded"}]}, WorkflowSubmit)
+    with pytest.raises(msgspec.ValidationError, match="length <= 1000"):
+        msgspec.convert({"name": "w", "nodes": [{**base, "key": f"n{i}"} for i in range(1001)]}, WorkflowSubmit)
+    with pytest.raises(msgspec.ValidationError, match="on_failure"):
+        msgspec.convert({"name": "w", "nodes": [base], "on_failure": "ignore"}, WorkflowSubmit)
