@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from actors.sdk import JobCancelled, JobTimedOut, LeaseLost, Operation, PermanentError
+from actors.sdk import JobCancelled, JobReleased, JobTimedOut, LeaseLost, Operation, PermanentError
 from schemas.jobs import ErrorCategory, JobStatus
 from schemas.retry import backoff_delay, should_retry
 
@@ -74,6 +74,8 @@ def decide(
         return Outcome(JobStatus.SUCCEEDED, "job_succeeded", result=result)
     if isinstance(exception, LeaseLost):
         return Outcome(None, "job_lease_lost")
+    if isinstance(exception, JobReleased):
+        return Outcome(JobStatus.QUEUED, "job_released")
     if isinstance(exception, JobCancelled):
         error = error_record(exception, ErrorCategory.CANCELLED, "cancelled on request")
         return Outcome(JobStatus.CANCELLED, "job_cancelled", error=error)

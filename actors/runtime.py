@@ -29,6 +29,7 @@ from actors.sdk import (
     JobCancelled,
     JobContext,
     JobInterrupt,
+    JobReleased,
     JobTimedOut,
     LeaseLost,
     Operation,
@@ -93,6 +94,8 @@ class WorkerRuntime:
         self._lock = threading.Lock()
         self._running: dict[uuid.UUID, Running] = {}
         self._local = threading.local()
+        #: Monotonic time at which jobs still running are released (set once the worker stops).
+        self._release_at: float | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -200,12 +203,28 @@ class WorkerRuntime:
     def begin(self, job: ClaimedJob, op: Operation) -> Running:
         """Register a claimed job as running on this thread and arm its time limit."""
         ctx = JobContext(job.id, job.tenant, job.engine, job.operation, job.attempts)
-        running = Running(job, ctx, op, threading.get_ident())
+        running = Running(job, ctx, op, threading.get_ident(), deadline=time.monotonic() + job.timeout_seconds)
         with self._lock:
             self._running[job.id] = running
+            self._arm_release(running)
         self._local.running = running
-        running.deadline = time.monotonic() + job.timeout_seconds
         return running
+
+    def drain(self, timeout: float) -> None:
+        """The worker is stopping: jobs still running `timeout` seconds from now are released."""
+        with self._lock:
+            self._release_at = time.monotonic() + timeout
+            for running in self._running.values():
+                self._arm_release(running)
+
+    def _arm_release(self, running: Running) -> None:
+        if self._release_at is not None and self._release_at < running.deadline:
+            running.deadline, running.deadline_kind = self._release_at, JobReleased
+
+    def running_jobs(self) -> list[ClaimedJob]:
+        """The jobs this process is running right now."""
+        with self._lock:
+            return [running.job for running in self._running.values()]
 
     def current(self) -> Running | None:
         """The job running on this thread."""

@@ -58,6 +58,10 @@ class LeaseLost(JobInterrupt):
     """Another worker took the job over; this attempt's outcome no longer counts."""
 
 
+class JobReleased(JobInterrupt):
+    """The worker is stopping and the job outlived the shutdown timeout: it goes back to the queue."""
+
+
 @dataclass(eq=False)
 class JobContext:
     """What an operation knows of the job it runs, and how it talks back."""

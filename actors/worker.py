@@ -35,6 +35,10 @@ if not dramatiq.worker.QUEUE_PREFETCH:
     dramatiq.worker.QUEUE_PREFETCH = settings.worker_prefetch or settings.worker_threads
 
 
+#: How long past the shutdown timeout a stopping worker waits for released jobs to be recorded.
+RELEASE_MARGIN_SECONDS = 5.0
+
+
 def declare_actors(broker: dramatiq.Broker, settings: Settings, registry: Registry, runtime: WorkerRuntime) -> None:
     """One Dramatiq actor per operation, on its engine's queue."""
     for op in registry.operations():
@@ -67,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     broker.emit_after("process_boot")
     worker.start()
     stop.wait()
-    worker.stop(timeout=int(settings.shutdown_timeout_seconds * 1000))
+    worker.stop(timeout=int((settings.shutdown_timeout_seconds + RELEASE_MARGIN_SECONDS) * 1000))
     broker.close()
     return 0
 

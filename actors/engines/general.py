@@ -1,7 +1,8 @@
-"""Diagnostic operations of the `general` engine: echo, sleep, flaky."""
+"""Diagnostic operations of the `general` engine: echo, sleep, block, flaky."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 import msgspec
@@ -46,6 +47,14 @@ def sleep(ctx: JobContext, p: SleepParams) -> SleepResult:
         ctx.sleep(step)
         slept += step
         ctx.progress(slept / p.seconds, f"slept {slept:.1f} s of {p.seconds:g} s")
+    return SleepResult(slept=p.seconds)
+
+
+@operation("general", "block", params=SleepParams, result=SleepResult)
+def block(ctx: JobContext, p: SleepParams) -> SleepResult:
+    """Sleep in one blocking call that no cancellation or time limit can cut short, as a job
+    stuck in native code does (how a stopping worker copes with a thread it cannot interrupt)."""
+    time.sleep(p.seconds)
     return SleepResult(slept=p.seconds)
 
 

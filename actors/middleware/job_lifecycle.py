@@ -14,6 +14,7 @@ import dramatiq
 import structlog
 from dramatiq.middleware import SkipMessage
 
+from actors.release import release_stranded, republish
 from actors.runtime import WorkerRuntime
 from actors.sdk import JobError, JobInterrupt
 from schemas.jobs import JobStatus
@@ -37,8 +38,13 @@ class JobLifecycle(dramatiq.Middleware):
         """Open the process's database side before any thread takes a message."""
         self.runtime.start()
 
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        """Give running jobs the shutdown timeout to finish; release (requeue) those that do not."""
+        self.runtime.drain(self.runtime.settings.shutdown_timeout_seconds)
+
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
-        """Close it after the last thread stopped."""
+        """Release jobs whose threads are still busy, then close the database side."""
+        release_stranded(broker, self.runtime)
         self.runtime.stop()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
@@ -90,6 +96,8 @@ class JobLifecycle(dramatiq.Middleware):
         log.info(outcome.event, **fields)
         if outcome.dead_letter:
             message.fail()
+        elif outcome.status is JobStatus.QUEUED:
+            republish(broker, self.runtime, running.job)
 
     def _operation(self, message: dramatiq.MessageProxy) -> Any:
         engine, _, name = message.actor_name.partition(".")

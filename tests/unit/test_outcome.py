@@ -7,7 +7,15 @@ import uuid
 import pytest
 
 from actors.outcome import ClaimedJob, decide
-from actors.sdk import JobCancelled, JobTimedOut, LeaseLost, PermanentError, TransientError, load_engines
+from actors.sdk import (
+    JobCancelled,
+    JobReleased,
+    JobTimedOut,
+    LeaseLost,
+    PermanentError,
+    TransientError,
+    load_engines,
+)
 from schemas.jobs import JobStatus
 
 FLAKY = load_engines().get("general", "flaky")
@@ -64,3 +72,13 @@ def test_cancellation_is_not_a_failure() -> None:
 
 def test_lost_lease_records_nothing() -> None:
     assert decide(_job(), FLAKY, exception=LeaseLost()).status is None
+
+
+def test_release_by_a_stopping_worker_queues_the_job_again() -> None:
+    outcome = decide(_job(), FLAKY, exception=JobReleased())
+    assert (outcome.status, outcome.event, outcome.error, outcome.dead_letter) == (
+        JobStatus.QUEUED,
+        "job_released",
+        None,
+        False,
+    )
