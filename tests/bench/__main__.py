@@ -2,7 +2,8 @@
 
 Prints, in one run: HTTP submit rate (single and batch), end-to-end jobs/s of general.echo
 (submitted → succeeded in PostgreSQL) with 1 and 2 worker processes, submit-to-start latency
-on an idle system, and a bare Dramatiq no-op drain with the same processes and threads.
+on an idle system, a bare Dramatiq no-op drain with the same processes and threads, and a
+1,000-node fan-out/fan-in workflow beside the same jobs submitted independently.
 Figures vary from run to run on shared machines; compare the ratios within one run.
 """
 
@@ -19,6 +20,10 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
 
 from infra.db import drop_database
 from tests.bench import http_load
@@ -132,6 +137,74 @@ class Bench:
             "samples": len(delays),
         }
 
+    async def workflows(self, nodes: int = 1000) -> dict[str, float]:
+        """A fan-out/fan-in workflow of `nodes` jobs, as plain nodes and as one for_each node,
+        beside the same number of echo jobs submitted independently in one batch."""
+        system = await self.system("workflows")
+        system.start_worker(queues=["general"], threads=THREADS)
+        system.start_scheduler()
+        system.start_gateway()
+        system.wait_for_consumers("general")
+        width = nodes - 2
+        plain = [_echo("root", list(range(width)))]
+        plain += [_echo(f"n{i}", {"$ref": f"root.result.value.{i}"}, "root") for i in range(width)]
+        plain += [
+            _echo("join", [{"$ref": f"n{i}.result.value"} for i in range(width)], *[f"n{i}" for i in range(width)])
+        ]
+        fan = [
+            _echo("root", list(range(width))),
+            {**_echo("each", {"$ref": "$item"}, "root"), "for_each": "root.result.value"},
+            _echo("join", {"$ref": "each.result"}, "each"),
+        ]
+        try:
+            pool = await system.pool()
+            async with system.client(await system.api_key("bench")) as http:
+                await self._batch_seconds(http, pool, 200)  # warm up
+                figures = {
+                    "independent_s": await self._batch_seconds(http, pool, nodes),
+                    "plain_nodes_s": await self._workflow_seconds(http, pool, plain),
+                    "for_each_s": await self._workflow_seconds(http, pool, fan),
+                }
+            await pool.close()
+        finally:
+            system.close()
+        for kind in ("plain_nodes", "for_each"):
+            figures[f"{kind}_overhead_ms_per_node"] = (figures[f"{kind}_s"] - figures["independent_s"]) * 1000 / nodes
+        return figures
+
+    @staticmethod
+    async def _batch_seconds(http: httpx.AsyncClient, pool: asyncpg.Pool, count: int) -> float:
+        started = time.time()
+        response = await http.post("/v1/jobs/batch", json={"jobs": [ECHO] * count})
+        assert response.status_code == 202, response.text
+        ids = [job["id"] for job in response.json()["jobs"]]
+
+        async def finished() -> float | None:
+            row = await pool.fetchrow(
+                "SELECT count(*) FILTER (WHERE status = 'succeeded') AS done, max(finished_at) AS last"
+                " FROM jobs WHERE id = ANY($1::uuid[])",
+                ids,
+            )
+            return row["last"].timestamp() if row["done"] == count else None
+
+        return float(await eventually(finished, timeout=600, interval=0.1, message="the batch")) - started
+
+    @staticmethod
+    async def _workflow_seconds(http: httpx.AsyncClient, pool: asyncpg.Pool, nodes: list[dict[str, Any]]) -> float:
+        started = time.time()
+        response = await http.post("/v1/workflows", json={"name": "bench", "nodes": nodes})
+        assert response.status_code == 202, response.text
+        workflow_id = response.json()["id"]
+
+        async def finished() -> float | None:
+            row = await pool.fetchrow("SELECT status, finished_at FROM workflows WHERE id = $1", workflow_id)
+            if row["finished_at"] is None:
+                return None
+            assert row["status"] == "succeeded", row
+            return float(row["finished_at"].timestamp())
+
+        return float(await eventually(finished, timeout=600, interval=0.1, message="the workflow")) - started
+
     def bare(self, processes: int) -> dict[str, float]:
         """Bare Dramatiq draining the same number of no-op messages."""
         queue = f"bench_bare_{secrets.token_hex(3)}"
@@ -151,6 +224,10 @@ class Bench:
         return result
 
 
+def _echo(key: str, value: Any, *deps: str) -> dict[str, Any]:
+    return {"key": key, "engine": "general", "operation": "echo", "params": {"value": value}, "depends_on": list(deps)}
+
+
 def _delete_queue(url: str, queue: str) -> None:
     import pika
 
@@ -163,20 +240,32 @@ def _delete_queue(url: str, queue: str) -> None:
         connection.close()
 
 
-async def run(jobs: int) -> None:
-    """Every measurement, then the table."""
+async def run(jobs: int, *, only_workflows: bool = False) -> None:
+    """Every measurement (or only the workflow ones), then the table."""
+    figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as tmp:
         bench = Bench(jobs, Path(tmp))
         bench.template = await create_template(bench.settings, f"conveyor_bench_template_{secrets.token_hex(3)}")
         try:
-            submit = await bench.submit_rates()
-            drains = {p: await bench.drain(p) for p in (1, 2)}
-            bare = {p: bench.bare(p) for p in (1, 2)}
-            latency = await bench.latency()
+            if not only_workflows:
+                figures["submit"] = await bench.submit_rates()
+                figures["drain"] = {p: await bench.drain(p) for p in (1, 2)}
+                figures["bare_dramatiq"] = {p: bench.bare(p) for p in (1, 2)}
+                figures["latency"] = await bench.latency()
+            figures["workflows"] = await bench.workflows()
         finally:
             for url in [*bench.databases, bench.template]:
                 await drop_database(url)
     print(f"\nConveyor benchmark — {jobs} jobs per drain, worker threads {THREADS}\n")
+    if not only_workflows:
+        print_jobs(figures)
+    print_workflows(figures["workflows"])
+    print(json.dumps(figures))
+
+
+def print_jobs(figures: dict[str, Any]) -> None:
+    """The job-path rows of the table."""
+    submit, drains, bare, latency = (figures[k] for k in ("submit", "drain", "bare_dramatiq", "latency"))
     print(f"HTTP submit, single, 1 connection            {submit['single_1_per_s']:8.0f} jobs/s")
     print(f"HTTP submit, single, 32 connections          {submit['single_32_per_s']:8.0f} jobs/s")
     print(f"HTTP submit, batches of 500                  {submit['batch_per_s']:8.0f} jobs/s")
@@ -192,14 +281,28 @@ async def run(jobs: int) -> None:
         f"submit → start, idle system                  p50 {latency['p50_ms']:.1f} ms   "
         f"p99 {latency['p99_ms']:.1f} ms   ({latency['samples']} jobs)"
     )
-    print(json.dumps({"submit": submit, "drain": drains, "bare_dramatiq": bare, "latency": latency}))
+
+
+def print_workflows(flows: dict[str, float]) -> None:
+    """The workflow rows of the table."""
+    print(f"1,000 echo jobs, independent (one batch)     {flows['independent_s']:8.2f} s")
+    for kind, label in (
+        ("plain_nodes", "1,000-node workflow, plain nodes"),
+        ("for_each", "1,000-job workflow, for_each"),
+    ):
+        print(
+            f"{label:<44} {flows[f'{kind}_s']:8.2f} s   DAG overhead "
+            f"{flows[f'{kind}_overhead_ms_per_node']:.2f} ms per node"
+        )
 
 
 def main() -> None:
     """Command line."""
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--jobs", type=int, default=5000, help="jobs per drain (default 5000)")
-    asyncio.run(run(parser.parse_args().jobs))
+    parser.add_argument("--only-workflows", action="store_true", help="measure only the workflow figures")
+    args = parser.parse_args()
+    asyncio.run(run(args.jobs, only_workflows=args.only_workflows))
 
 
 if __name__ == "__main__":

@@ -291,3 +291,19 @@ async def test_join_is_queued_once_when_parents_finish_together_on_two_workers(
         assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
     finally:
         await pool.close()
+
+
+async def test_failure_runs_down_a_chain_of_a_thousand_nodes(client: httpx.AsyncClient) -> None:
+    # Given a chain of 1,000 nodes, each reading its parent's result, whose first node fails
+    bad = {"key": "n0", "engine": "general", "operation": "flaky", "params": {"fail_times": 1, "permanent": True}}
+    chain = [bad, *[echo(f"n{i}", ref(f"n{i - 1}.result.value"), f"n{i - 1}") for i in range(1, 1000)]]
+    # Then under `continue` every node fails in turn (its input is missing), without running
+    cont = await submit_workflow(client, chain, on_failure="continue")
+    done = await wait_for_workflow(client, cont["id"], "failed")
+    assert done["nodes_failed"] == 1000 and done["nodes_cancelled"] == 0
+    # And under cancel_dependents the other 999 are cancelled
+    cancel = await submit_workflow(client, chain)
+    done = await wait_for_workflow(client, cancel["id"], "failed")
+    assert done["nodes_failed"] == 1 and done["nodes_cancelled"] == 999
+    last = await node_job(client, done, "n999")
+    assert last["status"] == "cancelled" and last["attempts"] == 0

@@ -139,63 +139,32 @@ LANGUAGE sql STABLE AS $$
     WHERE n.workflow_id = p_workflow AND n.key = ANY(p_parents)
 $$;
 
--- A node whose parents have all finished: resolve its inputs and queue its job (or one job
--- per element for a for_each node), or cancel it if the workflow is being cancelled.
-CREATE FUNCTION conveyor_node_ready(w workflows, p_key text) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    node   workflow_nodes;
-    inputs jsonb;
-    due    timestamptz;
-BEGIN
-    UPDATE workflow_nodes SET status = 'running'
-    WHERE workflow_id = w.id AND key = p_key AND status = 'waiting'
-    RETURNING * INTO node;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-    IF w.cancel_requested_at IS NOT NULL THEN
-        PERFORM conveyor_node_stop(w.id, node, 'cancelled',
-            jsonb_build_object('type', 'Cancelled', 'message', 'the workflow was cancelled', 'category', 'cancelled'));
-        RETURN;
-    END IF;
-    inputs := conveyor_node_inputs(w.id, node.depends_on);
-    due := coalesce(node.run_at, now() + make_interval(secs => coalesce(node.delay_seconds, 0)));
-    BEGIN
-        IF node.for_each IS NULL THEN
-            UPDATE jobs
-            SET params = CASE WHEN params::text LIKE '%"$ref"%' THEN conveyor_resolve(params, inputs, NULL)
-                              ELSE params END,
-                status = CASE WHEN due > now() THEN 'scheduled' ELSE 'queued' END::job_status,
-                run_at = CASE WHEN due > now() THEN due END
-            WHERE id = node.job_id AND status = 'waiting';
-        ELSE
-            PERFORM conveyor_node_expand(w, node, inputs, CASE WHEN due > now() THEN due END);
-        END IF;
-    EXCEPTION WHEN SQLSTATE 'CV001' THEN
-        PERFORM conveyor_node_stop(w.id, node, 'failed',
-            jsonb_build_object('type', 'InputError', 'message', SQLERRM, 'category', 'permanent'));
-    END;
-END
-$$;
+-- How a workflow advances. One node finishing may finish others at once (a child whose
+-- input cannot be resolved fails; under cancel_dependents everything downstream of a failed
+-- node is cancelled), so finished nodes go through a work list, never through recursion: a
+-- chain of 1,000 nodes failing one after another costs no stack.
+--
+-- A node's job ended by this machinery itself changes status with `conveyor.quiet_step` on,
+-- so the job trigger does not report it again.
 
--- Ends a node that will not run: its job (if it has one) takes the status, which finishes
--- the node through the job trigger; a for_each node without jobs finishes directly.
-CREATE FUNCTION conveyor_node_stop(p_workflow uuid, node workflow_nodes, p_status text, p_error jsonb) RETURNS void
+-- Ends a node that will not run; the list entry that records it.
+CREATE FUNCTION conveyor_node_stop(node workflow_nodes, p_status text, p_error jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 BEGIN
     IF node.job_id IS NOT NULL THEN
+        PERFORM set_config('conveyor.quiet_step', 'on', true);
         UPDATE jobs SET status = p_status::job_status, error = p_error, finished_at = now(), run_at = NULL
         WHERE id = node.job_id AND status IN ('waiting', 'scheduled', 'queued', 'retrying');
-    ELSE
-        PERFORM conveyor_node_finished(p_workflow, node.key, p_status, NULL, p_error);
+        PERFORM set_config('conveyor.quiet_step', 'off', true);
     END IF;
+    RETURN jsonb_build_object('key', node.key, 'status', p_status, 'error', p_error);
 END
 $$;
 
--- One job per element of the for_each list, each with `$item` bound to its element.
+-- One job per element of the for_each list, each with `$item` bound to its element; the
+-- list entry of the node if that finishes it at once (an empty list).
 CREATE FUNCTION conveyor_node_expand(w workflows, node workflow_nodes, inputs jsonb, due timestamptz)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     items jsonb := conveyor_lookup(node.for_each, inputs, NULL);
     t     jsonb := node.template;
@@ -208,8 +177,7 @@ BEGIN
     n := jsonb_array_length(items);
     UPDATE workflow_nodes SET items_total = n, items_left = n WHERE workflow_id = w.id AND key = node.key;
     IF n = 0 THEN
-        PERFORM conveyor_node_finished(w.id, node.key, 'succeeded', '[]', NULL);
-        RETURN;
+        RETURN jsonb_build_object('key', node.key, 'status', 'succeeded', 'result', '[]'::jsonb);
     END IF;
     INSERT INTO jobs (id, tenant, engine, operation, status, priority, params, max_retries,
                       retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds, tags,
@@ -222,67 +190,60 @@ BEGIN
            ARRAY(SELECT jsonb_array_elements_text(t -> 'tags')), t -> 'metadata', due,
            w.id, node.key, (e.ord - 1)::integer
     FROM jsonb_array_elements(items) WITH ORDINALITY AS e(item, ord);
+    RETURN NULL;
 END
 $$;
 
--- A node has finished with `p_status`: record it, count it on the workflow (finishing the
--- workflow with its last node), then release its children — or, when it did not succeed
--- and the policy is cancel_dependents, cancel everything downstream of it.
-CREATE FUNCTION conveyor_node_finished(p_workflow uuid, p_key text, p_status text, p_result jsonb, p_error jsonb)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    node  workflow_nodes;
-    w     workflows;
-    child workflow_nodes;
-BEGIN
-    UPDATE workflow_nodes SET status = p_status, result = p_result, error = p_error, finished_at = now()
-    WHERE workflow_id = p_workflow AND key = p_key AND status IN ('waiting', 'running')
-    RETURNING * INTO node;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-    UPDATE workflows
-    SET nodes_left = nodes_left - 1,
-        nodes_failed = nodes_failed + (p_status = 'failed')::int,
-        nodes_cancelled = nodes_cancelled + (p_status = 'cancelled')::int
-    WHERE id = p_workflow
-    RETURNING * INTO w;
-    IF w.nodes_left = 0 THEN
-        UPDATE workflows
-        SET finished_at = now(),
-            status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
-                          WHEN nodes_failed > 0 THEN 'failed'
-                          WHEN nodes_cancelled > 0 THEN 'cancelled'
-                          ELSE 'succeeded' END::workflow_status
-        WHERE id = p_workflow;
-        PERFORM pg_notify('conveyor_workflows', p_workflow::text);
-    END IF;
-    IF p_status <> 'succeeded' AND w.on_failure = 'cancel_dependents' THEN
-        IF coalesce(p_error ->> 'type', '') <> 'UpstreamFailed' THEN
-            PERFORM conveyor_cancel_downstream(w, node);
-        END IF;
-        RETURN;
-    END IF;
-    FOR child IN
-        UPDATE workflow_nodes SET parents_left = parents_left - 1
-        WHERE workflow_id = p_workflow AND key = ANY(node.children) AND status = 'waiting'
-        RETURNING *
-    LOOP
-        IF child.parents_left = 0 THEN
-            PERFORM conveyor_node_ready(w, child.key);
-        END IF;
-    END LOOP;
-END
-$$;
-
--- Cancel every node downstream of one that failed or was cancelled (cancel_dependents).
-CREATE FUNCTION conveyor_cancel_downstream(w workflows, origin workflow_nodes) RETURNS void
+-- A node whose parents have all finished: resolve its inputs and queue its job (or one job
+-- per element for a for_each node); or stop it, when the workflow is being cancelled or an
+-- input cannot be resolved. The list entry of the node if it finished at once.
+CREATE FUNCTION conveyor_node_ready(w workflows, p_key text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-    reason jsonb := jsonb_build_object(
+    node   workflow_nodes;
+    inputs jsonb;
+    due    timestamptz;
+BEGIN
+    UPDATE workflow_nodes SET status = 'running'
+    WHERE workflow_id = w.id AND key = p_key AND status = 'waiting'
+    RETURNING * INTO node;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF w.cancel_requested_at IS NOT NULL THEN
+        RETURN conveyor_node_stop(node, 'cancelled',
+            jsonb_build_object('type', 'Cancelled', 'message', 'the workflow was cancelled', 'category', 'cancelled'));
+    END IF;
+    inputs := conveyor_node_inputs(w.id, node.depends_on);
+    due := coalesce(node.run_at, now() + make_interval(secs => coalesce(node.delay_seconds, 0)));
+    BEGIN
+        IF node.for_each IS NOT NULL THEN
+            RETURN conveyor_node_expand(w, node, inputs, CASE WHEN due > now() THEN due END);
+        END IF;
+        UPDATE jobs
+        SET params = CASE WHEN params::text LIKE '%"$ref"%' THEN conveyor_resolve(params, inputs, NULL)
+                          ELSE params END,
+            status = CASE WHEN due > now() THEN 'scheduled' ELSE 'queued' END::job_status,
+            run_at = CASE WHEN due > now() THEN due END
+        WHERE id = node.job_id AND status = 'waiting';
+        RETURN NULL;
+    EXCEPTION WHEN SQLSTATE 'CV001' THEN
+        RETURN conveyor_node_stop(node, 'failed',
+            jsonb_build_object('type', 'InputError', 'message', SQLERRM, 'category', 'permanent'));
+    END;
+END
+$$;
+
+-- Stop every node downstream of one that failed or was cancelled (cancel_dependents); their
+-- list entries.
+CREATE FUNCTION conveyor_cancel_downstream(w workflows, origin workflow_nodes) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    reason  jsonb := jsonb_build_object(
         'type', 'UpstreamFailed', 'category', 'cancelled',
         'message', format('upstream node "%s" %s', origin.key, origin.status));
-    node workflow_nodes;
+    node    workflow_nodes;
+    entries jsonb := '[]';
 BEGIN
     FOR node IN
         WITH RECURSIVE down(key) AS (
@@ -295,7 +256,77 @@ BEGIN
         WHERE n.workflow_id = w.id AND n.status = 'waiting'
         ORDER BY n.position
     LOOP
-        PERFORM conveyor_node_stop(w.id, node, 'cancelled', reason);
+        entries := entries || jsonb_build_array(conveyor_node_stop(node, 'cancelled', reason));
+    END LOOP;
+    RETURN entries;
+END
+$$;
+
+-- Record one finished node: its status, the workflow's counts (finishing the workflow with
+-- its last node), and what follows — children released, or everything downstream stopped.
+-- The list entries of the nodes that finished in consequence.
+CREATE FUNCTION conveyor_node_step(p_workflow uuid, entry jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    p_status text := entry ->> 'status';
+    node     workflow_nodes;
+    w        workflows;
+    child    workflow_nodes;
+    ready    jsonb;
+    entries  jsonb := '[]';
+BEGIN
+    UPDATE workflow_nodes
+    SET status = p_status, result = entry -> 'result', error = entry -> 'error', finished_at = now()
+    WHERE workflow_id = p_workflow AND key = entry ->> 'key' AND status IN ('waiting', 'running')
+    RETURNING * INTO node;
+    IF NOT FOUND THEN
+        RETURN entries;
+    END IF;
+    UPDATE workflows
+    SET nodes_left = nodes_left - 1,
+        nodes_failed = nodes_failed + (p_status = 'failed')::int,
+        nodes_cancelled = nodes_cancelled + (p_status = 'cancelled')::int,
+        finished_at = CASE WHEN nodes_left = 1 THEN now() END,
+        status = CASE WHEN nodes_left > 1 THEN 'running'
+                      WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
+                      WHEN nodes_failed + (p_status = 'failed')::int > 0 THEN 'failed'
+                      WHEN nodes_cancelled + (p_status = 'cancelled')::int > 0 THEN 'cancelled'
+                      ELSE 'succeeded' END::workflow_status
+    WHERE id = p_workflow
+    RETURNING * INTO w;
+    IF w.finished_at IS NOT NULL THEN
+        PERFORM pg_notify('conveyor_workflows', p_workflow::text);
+    END IF;
+    IF p_status <> 'succeeded' AND w.on_failure = 'cancel_dependents' THEN
+        IF coalesce(entry -> 'error' ->> 'type', '') = 'UpstreamFailed' THEN
+            RETURN entries;  -- the node that failed first stopped everything downstream
+        END IF;
+        RETURN conveyor_cancel_downstream(w, node);
+    END IF;
+    FOR child IN
+        UPDATE workflow_nodes SET parents_left = parents_left - 1
+        WHERE workflow_id = p_workflow AND key = ANY(node.children) AND status = 'waiting'
+        RETURNING *
+    LOOP
+        IF child.parents_left = 0 THEN
+            ready := conveyor_node_ready(w, child.key);
+            IF ready IS NOT NULL THEN
+                entries := entries || jsonb_build_array(ready);
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN entries;
+END
+$$;
+
+-- A node has finished: step it, then every node that finished in consequence, in order.
+CREATE FUNCTION conveyor_node_finished(p_workflow uuid, first jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    todo jsonb := jsonb_build_array(first);
+BEGIN
+    WHILE jsonb_array_length(todo) > 0 LOOP
+        todo := (todo - 0) || conveyor_node_step(p_workflow, todo -> 0);
     END LOOP;
 END
 $$;
@@ -306,8 +337,12 @@ CREATE FUNCTION conveyor_workflow_job_finished() RETURNS trigger LANGUAGE plpgsq
 DECLARE
     node workflow_nodes;
 BEGIN
+    IF current_setting('conveyor.quiet_step', true) = 'on' THEN
+        RETURN NULL;  -- ended by the workflow machinery, which records the node itself
+    END IF;
     IF NEW.item_index IS NULL THEN
-        PERFORM conveyor_node_finished(NEW.workflow_id, NEW.node_key, NEW.status::text, NULL, NEW.error);
+        PERFORM conveyor_node_finished(NEW.workflow_id,
+            jsonb_build_object('key', NEW.node_key, 'status', NEW.status, 'error', NEW.error));
         RETURN NULL;
     END IF;
     UPDATE workflow_nodes
@@ -315,23 +350,29 @@ BEGIN
     WHERE workflow_id = NEW.workflow_id AND key = NEW.node_key AND status = 'running'
     RETURNING * INTO node;
     IF FOUND AND node.items_left = 0 THEN
-        IF node.items_failed = 0 THEN
-            PERFORM conveyor_node_finished(NEW.workflow_id, NEW.node_key, 'succeeded',
-                (SELECT jsonb_agg(j.result ORDER BY j.item_index) FROM jobs j
-                 WHERE j.workflow_id = NEW.workflow_id AND j.node_key = NEW.node_key), NULL);
-        ELSIF EXISTS (SELECT 1 FROM jobs j WHERE j.workflow_id = NEW.workflow_id AND j.node_key = NEW.node_key
-                                             AND j.status = 'failed') THEN
-            PERFORM conveyor_node_finished(NEW.workflow_id, NEW.node_key, 'failed', NULL,
-                jsonb_build_object('type', 'ItemsFailed', 'category', 'permanent',
-                    'message', format('%s of %s items did not succeed', node.items_failed, node.items_total)));
-        ELSE
-            PERFORM conveyor_node_finished(NEW.workflow_id, NEW.node_key, 'cancelled', NULL,
-                jsonb_build_object('type', 'Cancelled', 'category', 'cancelled',
-                    'message', format('%s of %s items were cancelled', node.items_failed, node.items_total)));
-        END IF;
+        PERFORM conveyor_node_finished(NEW.workflow_id, conveyor_items_outcome(node));
     END IF;
     RETURN NULL;
 END
+$$;
+
+-- How a for_each node whose items have all finished ends: their results in order if all
+-- succeeded; failed if one failed; otherwise cancelled.
+CREATE FUNCTION conveyor_items_outcome(node workflow_nodes) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT CASE
+        WHEN node.items_failed = 0 THEN jsonb_build_object('key', node.key, 'status', 'succeeded',
+            'result', (SELECT jsonb_agg(j.result ORDER BY j.item_index) FROM jobs j
+                       WHERE j.workflow_id = node.workflow_id AND j.node_key = node.key))
+        WHEN EXISTS (SELECT 1 FROM jobs j WHERE j.workflow_id = node.workflow_id AND j.node_key = node.key
+                                             AND j.status = 'failed')
+        THEN jsonb_build_object('key', node.key, 'status', 'failed', 'error', jsonb_build_object(
+            'type', 'ItemsFailed', 'category', 'permanent',
+            'message', format('%s of %s items did not succeed', node.items_failed, node.items_total)))
+        ELSE jsonb_build_object('key', node.key, 'status', 'cancelled', 'error', jsonb_build_object(
+            'type', 'Cancelled', 'category', 'cancelled',
+            'message', format('%s of %s items were cancelled', node.items_failed, node.items_total)))
+    END
 $$;
 
 CREATE TRIGGER jobs_workflow_step AFTER UPDATE OF status ON jobs
