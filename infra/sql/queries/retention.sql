@@ -3,14 +3,16 @@
 -- jobs_finished index); their events and outbox rows go with them (ON DELETE CASCADE). Rows
 -- another transaction holds are skipped until a later batch. Answers how many were deleted.
 -- $1 retention in days, $2 batch size
-WITH doomed AS (
-    SELECT id FROM jobs
-    WHERE status IN ('succeeded', 'failed', 'cancelled')
-      AND finished_at < now() - make_interval(days => $1)
-    ORDER BY finished_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-), deleted AS (
-    DELETE FROM jobs j USING doomed d WHERE j.id = d.id RETURNING j.id
+WITH deleted AS (
+    DELETE FROM jobs
+    WHERE id = ANY (ARRAY(
+        SELECT id FROM jobs
+        WHERE status IN ('succeeded', 'failed', 'cancelled')
+          AND finished_at < now() - make_interval(days => $1)
+        ORDER BY finished_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+    ))
+    RETURNING id
 )
 SELECT count(*) FROM deleted;
