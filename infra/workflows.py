@@ -43,6 +43,7 @@ class NewWorkflow(msgspec.Struct, kw_only=True):
     on_failure: str
     tags: list[str]
     metadata: dict[str, Any]
+    idempotency_key: str | None = None
     nodes: list[NewNode]
 
 
@@ -68,13 +69,29 @@ def template(job: NewJob) -> dict[str, Any]:
 
 async def insert_workflow(
     conn: asyncpg.Connection, tenant: str, wf: NewWorkflow
-) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
-    """Store a workflow, its nodes and their jobs in one transaction; its row and its jobs' rows."""
+) -> tuple[asyncpg.Record, list[asyncpg.Record]] | asyncpg.Record:
+    """Store a workflow, its nodes and their jobs in one transaction; its row and its jobs' rows.
+
+    For an idempotency key the tenant used before, nothing is stored: the earlier workflow's row.
+    """
     plain = [node for node in wf.nodes if node.for_each is None]
     async with conn.transaction():
         row = await conn.fetchrow(
-            QUERIES.insert_workflow, wf.id, tenant, wf.name, wf.on_failure, wf.tags, wf.metadata, len(wf.nodes)
+            QUERIES.insert_workflow,
+            wf.id,
+            tenant,
+            wf.name,
+            wf.on_failure,
+            wf.tags,
+            wf.metadata,
+            len(wf.nodes),
+            wf.idempotency_key,
         )
+        if row is None:
+            earlier: asyncpg.Record = await conn.fetchrow(
+                QUERIES.get_workflow_by_idempotency_key, tenant, wf.idempotency_key
+            )
+            return earlier
         await conn.execute(
             QUERIES.insert_workflow_nodes,
             wf.id,

@@ -62,6 +62,7 @@ class WorkflowSubmit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     on_failure: OnFailure = "cancel_dependents"
     tags: Annotated[list[Tag], Meta(max_length=32)] = []
     metadata: dict[str, Any] = {}
+    idempotency_key: Annotated[str, Meta(min_length=1, max_length=255)] | None = None
 
 
 class WorkflowNodeView(msgspec.Struct, kw_only=True):
@@ -89,6 +90,7 @@ class WorkflowSummary(msgspec.Struct, kw_only=True):
     on_failure: OnFailure
     tags: list[str]
     metadata: dict[str, Any]
+    idempotency_key: str | None
     nodes_total: int
     nodes_finished: int
     nodes_failed: int

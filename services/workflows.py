@@ -42,6 +42,7 @@ def build_workflow(submit: WorkflowSubmit, registry: Registry, settings: Setting
         on_failure=submit.on_failure,
         tags=submit.tags,
         metadata=submit.metadata,
+        idempotency_key=submit.idempotency_key,
         nodes=nodes,
     )
 
@@ -72,11 +73,13 @@ def build_node(
     )
 
 
-async def submit_workflow(
-    dispatcher: Dispatcher, tenant: str, wf: NewWorkflow
-) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
-    """Store a workflow, then hand its queued roots to the dispatcher."""
+async def submit_workflow(dispatcher: Dispatcher, tenant: str, wf: NewWorkflow) -> tuple[asyncpg.Record, bool]:
+    """Store a workflow, then hand its queued roots to the dispatcher; its row, and whether it is
+    new (False: the tenant's earlier workflow under the same idempotency key)."""
     async with dispatcher.pool.acquire() as conn:
-        row, jobs = await insert_workflow(conn, tenant, wf)
+        stored = await insert_workflow(conn, tenant, wf)
+    if not isinstance(stored, tuple):
+        return stored, False
+    row, jobs = stored
     dispatcher.send([to_dispatch(job) for job in jobs if job["status"] == JobStatus.QUEUED])
-    return row, jobs
+    return row, True

@@ -75,6 +75,18 @@ def _field(item: dict[str, Any]) -> FieldError:
     return field_error(str(item.get("message", "invalid")), "" if key == "data" else key)
 
 
+def same_key(body_key: str | None, header_key: str | None) -> str | None:
+    """The idempotency key of a submission, from its body or its Idempotency-Key header; 422 if they differ."""
+    if header_key is not None and body_key not in (None, header_key):
+        raise ApiError(
+            422,
+            "invalid_request",
+            "the Idempotency-Key header and the body's idempotency_key differ",
+            [FieldError("idempotency_key", "differs from the Idempotency-Key header")],
+        )
+    return header_key if header_key is not None else body_key
+
+
 def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     """Other HTTP errors (401, 403, 404, 405, 413 …) with a stable code."""
     status = exc.status_code

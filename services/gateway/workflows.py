@@ -17,7 +17,7 @@ from schemas.keys import Scope
 from schemas.workflows import WorkflowPage, WorkflowStatus, WorkflowSubmit, WorkflowView
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
-from services.gateway.errors import ApiError
+from services.gateway.errors import ApiError, same_key
 from services.gateway.paging import after_cursor
 from services.workflows import build_workflow, submit_workflow
 
@@ -37,12 +37,20 @@ class WorkflowController(Controller):
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @post("/", guards=[requires(Scope.JOBS_WRITE)], summary="Submit a workflow", status_code=202)
-    async def submit(self, data: WorkflowSubmit, resources: Resources, principal: Principal) -> Response[WorkflowView]:
-        """Validate the whole DAG, store it in one transaction and queue its roots: 202 with the workflow."""
+    async def submit(
+        self,
+        data: WorkflowSubmit,
+        resources: Resources,
+        principal: Principal,
+        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", max_length=255)] = None,
+    ) -> Response[WorkflowView]:
+        """Validate the whole DAG, store it in one transaction and queue its roots: 202 with the
+        workflow; 200 with the earlier one for a repeated idempotency key."""
+        data.idempotency_key = same_key(data.idempotency_key, idempotency_key)
         wf = build_workflow(data, resources.registry, resources.settings)
-        row, _ = await submit_workflow(resources.dispatcher, principal.tenant, wf)
+        row, created = await submit_workflow(resources.dispatcher, principal.tenant, wf)
         view = await self._view(resources, principal, row["id"])
-        return Response(view, status_code=202, headers={"Location": f"{self.path}/{view.id}"})
+        return Response(view, status_code=202 if created else 200, headers={"Location": f"{self.path}/{view.id}"})
 
     @get("/{workflow_id:uuid}", guards=[requires(Scope.JOBS_READ)], summary="Get a workflow")
     async def get_workflow(self, workflow_id: WorkflowId, resources: Resources, principal: Principal) -> WorkflowView:

@@ -307,3 +307,19 @@ async def test_failure_runs_down_a_chain_of_a_thousand_nodes(client: httpx.Async
     assert done["nodes_failed"] == 1 and done["nodes_cancelled"] == 999
     last = await node_job(client, done, "n999")
     assert last["status"] == "cancelled" and last["attempts"] == 0
+
+
+async def test_idempotency_key_gives_the_same_workflow(client: httpx.AsyncClient) -> None:
+    nodes = [echo("a", 1), echo("b", ref("a.result.value"), "a")]
+    first = await client.post("/v1/workflows", json={"name": "once", "nodes": nodes}, headers={"Idempotency-Key": "k1"})
+    again = await client.post("/v1/workflows", json={"name": "once", "nodes": nodes, "idempotency_key": "k1"})
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.json()["id"] == first.json()["id"] and again.json()["idempotency_key"] == "k1"
+    listed = (await client.get("/v1/workflows")).json()["items"]
+    assert [w["id"] for w in listed] == [first.json()["id"]]
+    differ = await client.post(
+        "/v1/workflows",
+        json={"name": "once", "nodes": nodes, "idempotency_key": "k2"},
+        headers={"Idempotency-Key": "k3"},
+    )
+    assert differ.status_code == 422 and differ.json()["errors"][0]["field"] == "idempotency_key"

@@ -12,6 +12,7 @@ CREATE TABLE workflows (
     on_failure          text NOT NULL CHECK (on_failure IN ('cancel_dependents', 'continue')),
     tags                text[] NOT NULL DEFAULT '{}',
     metadata            jsonb NOT NULL DEFAULT '{}',
+    idempotency_key     text,
     nodes_total         integer NOT NULL CHECK (nodes_total > 0),
     nodes_left          integer NOT NULL CHECK (nodes_left >= 0),  -- nodes not yet finished
     nodes_failed        integer NOT NULL DEFAULT 0,
@@ -20,6 +21,7 @@ CREATE TABLE workflows (
     created_at          timestamptz NOT NULL DEFAULT now(),
     finished_at         timestamptz
 );
+CREATE UNIQUE INDEX workflows_idempotency_key ON workflows (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX workflows_tenant_id ON workflows (tenant, id DESC);
 CREATE INDEX workflows_tenant_status_id ON workflows (tenant, status, id DESC);
 CREATE INDEX workflows_finished ON workflows (finished_at) WHERE finished_at IS NOT NULL;

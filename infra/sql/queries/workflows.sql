@@ -1,9 +1,15 @@
 -- name: insert_workflow
--- Store a workflow's own row.
--- $1 id, $2 tenant, $3 name, $4 on_failure, $5 tags, $6 metadata, $7 node count
-INSERT INTO workflows (id, tenant, name, on_failure, tags, metadata, nodes_total, nodes_left)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+-- Store a workflow's own row; nothing if the tenant used its idempotency key before.
+-- $1 id, $2 tenant, $3 name, $4 on_failure, $5 tags, $6 metadata, $7 node count, $8 idempotency key
+INSERT INTO workflows (id, tenant, name, on_failure, tags, metadata, nodes_total, nodes_left, idempotency_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
+ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *;
+
+-- name: get_workflow_by_idempotency_key
+-- The workflow a tenant submitted under an idempotency key.
+-- $1 tenant, $2 key
+SELECT * FROM workflows WHERE tenant = $1 AND idempotency_key = $2;
 
 -- name: insert_workflow_nodes
 -- Store a workflow's nodes; roots start `running` (their jobs are queued with them).
