@@ -9,12 +9,17 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from actors.sdk import load_engines
 from infra import jobs
 from infra.db import connect
 from infra.jobs import NewJob
 from infra.retention import Pruned, prune_finished
+from infra.settings import load_settings
+from infra.workflows import insert_workflow
 from schemas.ids import uuid7
 from schemas.jobs import JobStatus
+from schemas.workflows import WorkflowNodeSubmit, WorkflowSubmit
+from services.workflows import build_workflow
 from tests.support.system import System, eventually
 
 TENANT = "retention"
@@ -146,3 +151,35 @@ async def test_prune_finished_skips_rows_another_transaction_holds(conn: asyncpg
         assert await count(conn, "jobs", old) == 0
     finally:
         await other.close()
+
+
+async def finished_workflow_node(conn: asyncpg.Connection, job_id: uuid.UUID) -> None:
+    """Run a workflow node's job to success, as a worker would."""
+    assert await jobs.claim_job(conn, job_id, "w-test", lease_seconds=30, max_worker_losses=3) is not None
+    assert await jobs.finish_job(conn, job_id, "w-test", JobStatus.SUCCEEDED, result={"value": 1})
+
+
+async def test_workflows_are_pruned_whole_and_only_once_finished(conn: asyncpg.Connection) -> None:
+    # Given a workflow that finished 8 days ago, and a running one whose first node did
+    settings = load_settings()
+    nodes = [WorkflowNodeSubmit(key="a", engine="general", operation="echo", params={"value": 1})]
+    done = build_workflow(WorkflowSubmit(name="done", nodes=nodes), load_engines(), settings)
+    chain = [
+        *nodes,
+        WorkflowNodeSubmit(key="b", engine="general", operation="echo", params={"value": 2}, depends_on=["a"]),
+    ]
+    running = build_workflow(WorkflowSubmit(name="running", nodes=chain), load_engines(), settings)
+    for wf in (done, running):
+        await insert_workflow(conn, TENANT, wf)
+        await finished_workflow_node(conn, wf.nodes[0].job.id)
+    await conn.execute("UPDATE workflows SET finished_at = now() - interval '8 days' WHERE finished_at IS NOT NULL")
+    await conn.execute("UPDATE jobs SET finished_at = now() - interval '8 days' WHERE finished_at IS NOT NULL")
+    # When a sweep runs
+    pruned = await prune_finished(conn, older_than_days=7, batch_size=100)
+    # Then the finished workflow goes with its nodes and jobs; the running one keeps all of its own
+    assert pruned == Pruned(jobs=0, batches=1, workflows=1)
+    remaining = await conn.fetch("SELECT name FROM workflows")
+    assert [row["name"] for row in remaining] == ["running"]
+    assert await conn.fetchval("SELECT count(*) FROM jobs WHERE workflow_id = $1", done.id) == 0
+    assert await conn.fetchval("SELECT count(*) FROM workflow_nodes WHERE workflow_id = $1", done.id) == 0
+    assert await conn.fetchval("SELECT count(*) FROM jobs WHERE workflow_id = $1", running.id) == 2

@@ -9,6 +9,25 @@ WITH deleted AS (
         SELECT id FROM jobs
         WHERE status IN ('succeeded', 'failed', 'cancelled')
           AND finished_at < now() - make_interval(days => $1)
+          AND workflow_id IS NULL  -- a workflow's jobs go with the workflow
+        ORDER BY finished_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+    ))
+    RETURNING id
+)
+SELECT count(*) FROM deleted;
+
+-- name: prune_finished_workflows
+-- Delete one batch of workflows that finished before the retention cutoff, oldest first;
+-- their nodes and jobs (and so the jobs' events) go with them (ON DELETE CASCADE).
+-- Answers how many workflows were deleted.
+-- $1 retention in days, $2 batch size (in workflows)
+WITH deleted AS (
+    DELETE FROM workflows
+    WHERE id = ANY (ARRAY(
+        SELECT id FROM workflows
+        WHERE finished_at < now() - make_interval(days => $1)
         ORDER BY finished_at
         LIMIT $2
         FOR UPDATE SKIP LOCKED
