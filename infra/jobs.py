@@ -53,6 +53,7 @@ class JobFilter(msgspec.Struct, kw_only=True):
     tags: list[str] | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    schedule_id: uuid.UUID | None = None
 
 
 def to_view(row: asyncpg.Record) -> JobView:
@@ -120,6 +121,7 @@ async def list_jobs(
         where.created_before,
         after,
         limit,
+        where.schedule_id,
     )
     return rows
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
+
+NUL_MESSAGE = "must not contain the NUL character (\\u0000)"
 
 
 class FieldError(msgspec.Struct):
@@ -44,3 +48,22 @@ def join_path(base: str, tail: str) -> str:
     if not base:
         return tail
     return base + tail if tail.startswith("[") else f"{base}.{tail}"
+
+
+def nul_field(value: Any, at: str) -> str | None:
+    """The path of the first text (key or value) in `value` holding a NUL character, which
+    PostgreSQL cannot store; None if there is none."""
+    if isinstance(value, str):
+        return at if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = join_path(at, str(key))
+            if "\x00" in str(key):
+                return here
+            if found := nul_field(item, here):
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if found := nul_field(item, f"{at}[{index}]"):
+                return found
+    return None

@@ -142,6 +142,10 @@ class JobView(msgspec.Struct, kw_only=True):
     idempotency_key: str | None
     run_at: datetime | None
     cancel_requested_at: datetime | None
+    workflow_id: uuid.UUID | None = None
+    node_key: str | None = None
+    item_index: int | None = None  # which element of its node's for_each list
+    schedule_id: uuid.UUID | None = None  # the cron schedule that created it
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

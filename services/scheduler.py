@@ -2,7 +2,9 @@
 
 - due jobs: retrying (after backoff) and scheduled jobs are queued when their time comes,
   woken by NOTIFY and never more than a second late;
-- outbox relay: publish intents a crashed gateway (or an unreachable RabbitMQ) left behind;
+- cron schedules: each due fire time becomes one queued job (services/cron.py);
+- outbox relay: publish intents a crashed gateway (or an unreachable RabbitMQ) left behind,
+  and at once the jobs a workflow step queued;
 - orphan rescue: running jobs whose worker is gone and whose message nobody took over;
 - retention: finished jobs past `retention_days` are deleted in short batches.
 
@@ -31,6 +33,7 @@ from infra.retention import prune_finished
 from infra.settings import Settings
 from infra.sql import QUERIES
 from schemas.jobs import JobStatus
+from services import cron
 
 log = structlog.get_logger("conveyor.scheduler")
 
@@ -102,16 +105,12 @@ class Scheduler:
 
     async def _lead(self, leader: asyncpg.Connection, dispatcher: Dispatcher) -> None:
         """Run the loops until stopping or until the leader session is lost."""
-        wake = asyncio.Event()
+        wake, urgent = asyncio.Event(), asyncio.Event()
         await leader.add_listener("conveyor_timers", lambda *_: wake.set())
+        await leader.add_listener("conveyor_outbox", lambda *_: urgent.set())
+        changed = asyncio.Event()  # a schedule was created or changed
+        await leader.add_listener(cron.CHANNEL, lambda *_: changed.set())
         periodic = AsyncIOScheduler()
-        periodic.add_job(
-            self._guarded("relay", lambda: self._relay(dispatcher)),
-            "interval",
-            seconds=RELAY_EVERY,
-            max_instances=1,
-            coalesce=True,
-        )
         periodic.add_job(
             self._guarded("rescue", lambda: self._rescue(dispatcher)),
             "interval",
@@ -128,13 +127,16 @@ class Scheduler:
         )
         periodic.start()
         timers = asyncio.create_task(self._release_due(dispatcher, wake))
+        relay = asyncio.create_task(self._relay_loop(dispatcher, urgent))
+        crons = asyncio.create_task(cron.run_schedules(dispatcher, self.settings, changed))
         try:
             await self._hold(leader)
         finally:
             periodic.shutdown(wait=False)
-            timers.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timers
+            for task in (timers, relay, crons):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _hold(self, leader: asyncpg.Connection) -> None:
         """Return when stopping, or when the leader session (and so the lock) is gone."""
@@ -164,10 +166,20 @@ class Scheduler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout)
 
+    async def _relay_loop(self, dispatcher: Dispatcher, urgent: asyncio.Event) -> None:
+        """Relay the outbox every second, and at once when a workflow step queues jobs."""
+        relay = self._guarded("relay", lambda: self._relay(dispatcher))
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(urgent.wait(), RELAY_EVERY)
+            urgent.clear()
+            await relay()
+
     async def _relay(self, dispatcher: Dispatcher) -> None:
         if dispatcher.publisher.ready:
             grace = self.settings.relay_grace_seconds
-            await relay_outbox(dispatcher.pool, dispatcher.publisher, self.settings, grace_seconds=grace)
+            while await relay_outbox(dispatcher.pool, dispatcher.publisher, self.settings, grace_seconds=grace):
+                pass  # a full batch may have more behind it
 
     async def _rescue(self, dispatcher: Dispatcher) -> None:
         s, pool = self.settings, dispatcher.pool
@@ -179,15 +191,21 @@ class Scheduler:
         dispatcher.send([to_dispatch(row) for row in rows if row["status"] == JobStatus.QUEUED])
 
     async def _prune(self, dispatcher: Dispatcher) -> None:
-        """Delete finished jobs past retention (with their events), logging how many went."""
+        """Delete finished jobs and workflows past retention (with their events), logging how many went."""
         s = self.settings
         if s.retention_days <= 0:
             return
         pruned = await prune_finished(
             dispatcher.pool, older_than_days=s.retention_days, batch_size=s.retention_batch_size, stopping=self.stopping
         )
-        if pruned.jobs:
-            log.info("jobs_pruned", jobs=pruned.jobs, batches=pruned.batches, older_than_days=s.retention_days)
+        if pruned.jobs or pruned.workflows:
+            log.info(
+                "jobs_pruned",
+                jobs=pruned.jobs,
+                workflows=pruned.workflows,
+                batches=pruned.batches,
+                older_than_days=s.retention_days,
+            )
 
     def _guarded(self, name: str, work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:

@@ -14,7 +14,7 @@ from infra.dispatch import Dispatcher
 from infra.jobs import NewJob, to_dispatch
 from infra.settings import Settings
 from schemas.engines import ENGINES
-from schemas.errors import FieldError, field_error, join_path
+from schemas.errors import NUL_MESSAGE, FieldError, field_error, join_path, nul_field
 from schemas.ids import uuid7
 from schemas.jobs import MAX_DELAY_SECONDS, JobStatus, JobSubmit, due_time, priority_value
 
@@ -36,6 +36,8 @@ def build_job(
 
     `check_params` False leaves params as given (a workflow node's `$ref`s are checked once resolved).
     """
+    if where := nul_field(msgspec.to_builtins(submit), at):
+        raise SubmitError([FieldError(where, NUL_MESSAGE)])
     if submit.engine not in ENGINES:
         raise SubmitError(
             [

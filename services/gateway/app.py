@@ -25,6 +25,8 @@ from services.gateway.engines import EngineController, engine_list
 from services.gateway.errors import HANDLERS
 from services.gateway.health import HealthController
 from services.gateway.jobs import JobController
+from services.gateway.schedules import ScheduleController
+from services.gateway.workflows import WorkflowController
 
 PUBLIC = [r"^/healthz$", r"^/readyz$", r"^/schema"]
 
@@ -67,7 +69,7 @@ def create_app(
                 await db.close()
 
     return Litestar(
-        route_handlers=[JobController, EngineController, HealthController],
+        route_handlers=[JobController, WorkflowController, ScheduleController, EngineController, HealthController],
         dependencies={"resources": Provide(provide_resources, sync_to_thread=False)},
         middleware=[RequestContext(), DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC)],
         exception_handlers=HANDLERS,

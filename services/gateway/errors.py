@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from schemas.errors import ErrorBody, FieldError, field_error
+from schemas.errors import NUL_MESSAGE, ErrorBody, FieldError, field_error
 from services.submit import SubmitError
 
 log = structlog.get_logger("conveyor.gateway")
@@ -102,6 +103,14 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
     return respond(request, status, ErrorBody(error=code, detail=exc.detail, errors=errors), headers)
 
 
+def on_unstorable_text(request: Request[Any, Any, Any], exc: asyncpg.PostgresError) -> Response[ErrorBody]:
+    """Text PostgreSQL refuses to store (a NUL character) that no check caught by name: 422, not 500."""
+    log.warning("unstorable_text", error=str(exc))
+    body = ErrorBody(error="invalid_request", detail=f"the request holds text that {NUL_MESSAGE}")
+    body.errors = [FieldError("body" if request.method in ("POST", "PATCH", "PUT") else "query", NUL_MESSAGE)]
+    return respond(request, 422, body)
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     """A bug: log it with its traceback, answer 500 without details."""
     log.exception("request_crashed", error_type=type(exc).__name__)
@@ -114,5 +123,7 @@ HANDLERS: dict[Any, Any] = {
     SubmitError: on_submit_error,
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
+    asyncpg.exceptions.CharacterNotInRepertoireError: on_unstorable_text,
+    asyncpg.exceptions.UntranslatableCharacterError: on_unstorable_text,
     Exception: on_unexpected,
 }

@@ -13,8 +13,7 @@ from litestar.params import Parameter
 from infra import jobs
 from infra.jobs import JobFilter, to_dispatch, to_view
 from infra.keys import Principal
-from schemas.errors import FieldError
-from schemas.ids import decode_cursor, encode_cursor
+from schemas.ids import encode_cursor
 from schemas.jobs import (
     JobBatchSubmit,
     JobBatchView,
@@ -27,7 +26,8 @@ from schemas.jobs import (
 from schemas.keys import Scope
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
-from services.gateway.errors import ApiError
+from services.gateway.errors import ApiError, same_key
+from services.gateway.paging import after_cursor, text_filters
 from services.submit import build_job, build_jobs, submit_jobs
 
 JobId = Annotated[uuid.UUID, Parameter(description="The job's id")]
@@ -54,15 +54,7 @@ class JobController(Controller):
         idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", max_length=255)] = None,
     ) -> Response[JobView]:
         """Queue a job: 202 with the job, or 200 with the earlier job for a repeated idempotency key."""
-        if idempotency_key is not None:
-            if data.idempotency_key not in (None, idempotency_key):
-                raise ApiError(
-                    422,
-                    "invalid_request",
-                    "the Idempotency-Key header and the body's idempotency_key differ",
-                    [FieldError("idempotency_key", "differs from the Idempotency-Key header")],
-                )
-            data.idempotency_key = idempotency_key
+        data.idempotency_key = same_key(data.idempotency_key, idempotency_key)
         new = build_job(data, resources.registry, resources.settings)
         [(row, created)] = await submit_jobs(resources.dispatcher, principal.tenant, [new])
         view = to_view(row)
@@ -94,21 +86,13 @@ class JobController(Controller):
         tag: Annotated[list[str] | None, Parameter(description="Jobs carrying every one of these tags")] = None,
         created_after: Annotated[datetime | None, Parameter(description="Created at or after (RFC 3339)")] = None,
         created_before: Annotated[datetime | None, Parameter(description="Created before (RFC 3339)")] = None,
+        schedule_id: Annotated[uuid.UUID | None, Parameter(description="Jobs this schedule created")] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
     ) -> JobPage:
         """A page of jobs; pass `next_cursor` back as `cursor` for the next one."""
-        after = None
-        if cursor is not None:
-            try:
-                after = decode_cursor(cursor)
-            except ValueError:
-                raise ApiError(
-                    422,
-                    "invalid_request",
-                    "cursor is not valid",
-                    [FieldError("cursor", "not a cursor this API gave")],
-                ) from None
+        text_filters(engine=engine, operation=operation, tag=tag)
+        after = after_cursor(cursor)
         where = JobFilter(
             statuses=[s.value for s in status] if status else None,
             engine=engine,
@@ -116,6 +100,7 @@ class JobController(Controller):
             tags=tag or None,
             created_after=created_after,
             created_before=created_before,
+            schedule_id=schedule_id,
         )
         rows = await jobs.list_jobs(resources.pool, principal.tenant, where, after=after, limit=limit + 1)
         items = [to_view(row) for row in rows[:limit]]
@@ -162,6 +147,9 @@ class JobController(Controller):
             current = await jobs.get_job(resources.pool, principal.tenant, job_id)
             if current is None:
                 raise not_found(job_id)
+            if current["workflow_id"] is not None:
+                message = f"job {job_id} is a node of workflow {current['workflow_id']}; its jobs are not retried alone"
+                raise ApiError(409, "job_in_workflow", message)
             raise ApiError(
                 409,
                 "job_not_retryable",

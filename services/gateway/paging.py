@@ -1,10 +1,10 @@
-"""Cursor pagination shared by the listings."""
+"""Query parameters shared by the listings: cursors and text filters."""
 
 from __future__ import annotations
 
 import uuid
 
-from schemas.errors import FieldError
+from schemas.errors import NUL_MESSAGE, FieldError, nul_field
 from schemas.ids import decode_cursor
 from services.gateway.errors import ApiError
 
@@ -19,3 +19,10 @@ def after_cursor(cursor: str | None) -> uuid.UUID | None:
         raise ApiError(
             422, "invalid_request", "cursor is not valid", [FieldError("cursor", "not a cursor this API gave")]
         ) from None
+
+
+def text_filters(**filters: str | list[str] | None) -> None:
+    """422 naming the query parameter whose text holds a NUL character (no stored text can)."""
+    for name, value in filters.items():
+        if nul_field(value, name):
+            raise ApiError(422, "invalid_request", f"{name} {NUL_MESSAGE}", [FieldError(name, NUL_MESSAGE)])

@@ -15,14 +15,15 @@ from litestar.params import Parameter
 from infra import schedules
 from infra.keys import Principal
 from infra.schedules import NewSchedule, to_view
-from schemas.errors import FieldError
-from schemas.ids import decode_cursor, encode_cursor
+from schemas.errors import NUL_MESSAGE, FieldError, nul_field
+from schemas.ids import encode_cursor
 from schemas.jobs import JobSubmit
 from schemas.keys import Scope
 from schemas.schedules import CronError, SchedulePage, SchedulePatch, ScheduleSubmit, ScheduleView, first_fire_time
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError
+from services.gateway.paging import after_cursor
 from services.submit import SubmitError, build_job
 
 ScheduleId = Annotated[uuid.UUID, Parameter(description="The schedule's id")]
@@ -54,6 +55,8 @@ def checked(submit: ScheduleSubmit, resources: Resources) -> NewSchedule:
     """A schedule whose cron, time zone and job all fit, timed from now (untimed while disabled);
     SubmitError naming every field at fault."""
     errors = job_errors(submit.job, resources)
+    if nul_field(submit.name, "name"):
+        errors.append(FieldError("name", NUL_MESSAGE))
     try:
         fire = first_fire_time(submit.cron, submit.timezone, datetime.now(UTC))
     except CronError as exc:
@@ -80,17 +83,6 @@ def patched(row: asyncpg.Record, change: SchedulePatch, resources: Resources) ->
     if (updated.cron, updated.timezone, updated.enabled) == (current.cron, current.timezone, current.enabled):
         new.next_run_at = row["next_run_at"]
     return new
-
-
-def after_cursor(cursor: str | None) -> uuid.UUID | None:
-    """The id a listing continues after; 422 naming `cursor` if it is not one this API gave."""
-    if cursor is None:
-        return None
-    try:
-        return decode_cursor(cursor)
-    except ValueError:
-        errors = [FieldError("cursor", "not a cursor this API gave")]
-        raise ApiError(422, "invalid_request", "cursor is not valid", errors) from None
 
 
 class ScheduleController(Controller):

@@ -18,7 +18,7 @@ from schemas.workflows import WorkflowPage, WorkflowStatus, WorkflowSubmit, Work
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError, same_key
-from services.gateway.paging import after_cursor
+from services.gateway.paging import after_cursor, text_filters
 from services.workflows import build_workflow, submit_workflow
 
 WorkflowId = Annotated[uuid.UUID, Parameter(description="The workflow's id")]
@@ -71,6 +71,7 @@ class WorkflowController(Controller):
         cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
     ) -> WorkflowPage:
         """A page of workflows (without their nodes); pass `next_cursor` back as `cursor`."""
+        text_filters(name=name, tag=tag)
         items = await workflows.list_workflows(
             resources.pool,
             principal.tenant,

@@ -145,3 +145,19 @@ async def test_non_object_bodies_are_refused(client: httpx.AsyncClient) -> None:
         response = await client.post("/v1/jobs", content=body, headers={"content-type": "application/json"})
         assert 400 <= response.status_code < 500, (body, response.status_code)
         assert response.json()["errors"]
+
+
+async def test_nul_characters_are_refused_naming_the_field(client: httpx.AsyncClient) -> None:
+    # PostgreSQL cannot store U+0000 in text or jsonb: every place one can arrive answers 422
+    job = {"engine": "general", "operation": "echo", "params": {"value": {"a": ["ok", "x\u0000y"]}}}
+    response = await client.post("/v1/jobs", json=job)
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "params.value.a[1]"
+    response = await client.post("/v1/jobs", json={**job, "params": {"value": 1}, "metadata": {"k\u0000": 1}})
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "metadata.k\u0000"
+    node = {"key": "a", "engine": "general", "operation": "echo", "params": {"value": 1}}
+    response = await client.post("/v1/workflows", json={"name": "w\u0000", "nodes": [node]})
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "name"
+    for path, params in (("/v1/jobs", {"tag": "a\u0000"}), ("/v1/workflows", {"name": "\u0000"})):
+        response = await client.get(path, params=params)
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] in {"tag", "name"}

@@ -77,6 +77,8 @@ async def test_worker_sigterm_releases_a_job_longer_than_the_timeout_to_another_
     try:
         # And it counts as released, not as a lost worker; nothing stays running or unpublished
         assert await pool.fetchval("SELECT worker_losses FROM jobs WHERE id = $1::uuid", job["id"]) == 0
+        # And the released attempt spent none of the job's retries
+        assert await pool.fetchval("SELECT attempts - retry_base FROM jobs WHERE id = $1::uuid", job["id"]) == 1
         assert await pool.fetchval(RUNNING) == 0
         assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
     finally:

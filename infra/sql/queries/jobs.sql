@@ -34,7 +34,7 @@ SELECT * FROM jobs WHERE id = $1 AND tenant = $2;
 -- name: list_jobs
 -- A tenant's jobs, newest first, after the cursor id, with optional filters.
 -- $1 tenant, $2 statuses, $3 engine, $4 operation, $5 tags (all required),
--- $6 created at or after, $7 created before, $8 cursor id, $9 limit
+-- $6 created at or after, $7 created before, $8 cursor id, $9 limit, $10 schedule id
 SELECT * FROM jobs
 WHERE tenant = $1
   AND ($2::job_status[] IS NULL OR status = ANY($2::job_status[]))
@@ -44,6 +44,7 @@ WHERE tenant = $1
   AND ($6::timestamptz IS NULL OR created_at >= $6::timestamptz)
   AND ($7::timestamptz IS NULL OR created_at < $7::timestamptz)
   AND ($8::uuid IS NULL OR id < $8::uuid)
+  AND ($10::uuid IS NULL OR schedule_id = $10::uuid)
 ORDER BY id DESC
 LIMIT $9;
 
@@ -85,12 +86,13 @@ SELECT pg_notify('conveyor_cancel', $1);
 
 -- name: retry_job
 -- Run a failed or cancelled job again: attempts continue, the retry budget starts afresh.
+-- A workflow's jobs are not retried alone (their nodes have finished).
 -- $1 id, $2 tenant, $3 statuses that can be retried
 UPDATE jobs
 SET status = 'queued', retry_base = attempts, worker_losses = 0, error = NULL, result = NULL,
     progress = 0, progress_message = NULL, run_at = NULL, cancel_requested_at = NULL,
     finished_at = NULL
-WHERE id = $1 AND tenant = $2 AND status = ANY($3::job_status[])
+WHERE id = $1 AND tenant = $2 AND status = ANY($3::job_status[]) AND workflow_id IS NULL
 RETURNING *;
 
 -- name: claim_jobs
@@ -135,7 +137,9 @@ SET status = f.status,
     run_at = CASE WHEN f.retry_in IS NULL THEN NULL ELSE now() + make_interval(secs => f.retry_in) END,
     progress = CASE WHEN f.status = 'succeeded' THEN 1 ELSE j.progress END,
     finished_at = CASE WHEN f.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,
-    heartbeat_at = NULL
+    heartbeat_at = NULL,
+    -- a released attempt was the worker's doing, not the job's: it spends no retry
+    retry_base = j.retry_base + (f.status = 'queued')::int
 FROM unnest($2::uuid[], $3::job_status[], $4::text[], $5::text[], $6::float8[])
      AS f(id, status, result, error, retry_in)
 WHERE j.id = f.id AND j.status = 'running' AND j.worker_id = $1
