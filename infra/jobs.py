@@ -54,6 +54,8 @@ class JobFilter(msgspec.Struct, kw_only=True):
     created_after: datetime | None = None
     created_before: datetime | None = None
     schedule_id: uuid.UUID | None = None
+    workflow_id: uuid.UUID | None = None
+    node_key: str | None = None
 
 
 def to_view(row: asyncpg.Record) -> JobView:
@@ -72,12 +74,10 @@ def to_dispatch(row: asyncpg.Record) -> Dispatch:
     )
 
 
-async def insert_jobs(db: Db, tenant: str, jobs: Sequence[NewJob]) -> list[asyncpg.Record]:
-    """Store jobs of one tenant in one statement; those whose idempotency key exists are skipped."""
-    rows: list[asyncpg.Record] = await db.fetch(
-        QUERIES.insert_jobs,
+def job_columns(jobs: Sequence[NewJob]) -> list[list[Any]]:
+    """Parameters $1 and $3 to $14 of the statements that insert jobs (the tenant is $2)."""
+    return [
         [j.id for j in jobs],
-        tenant,
         [j.engine for j in jobs],
         [j.operation for j in jobs],
         [j.status.value for j in jobs],
@@ -89,8 +89,15 @@ async def insert_jobs(db: Db, tenant: str, jobs: Sequence[NewJob]) -> list[async
         [j.timeout_seconds for j in jobs],
         [json_text(j.tags) for j in jobs],
         [json_text(j.metadata) for j in jobs],
-        [j.idempotency_key for j in jobs],
         [j.run_at for j in jobs],
+    ]
+
+
+async def insert_jobs(db: Db, tenant: str, jobs: Sequence[NewJob]) -> list[asyncpg.Record]:
+    """Store jobs of one tenant in one statement; those whose idempotency key exists are skipped."""
+    ids, *rest = job_columns(jobs)
+    rows: list[asyncpg.Record] = await db.fetch(
+        QUERIES.insert_jobs, ids, tenant, *rest, [j.idempotency_key for j in jobs]
     )
     return rows
 
@@ -122,6 +129,8 @@ async def list_jobs(
         after,
         limit,
         where.schedule_id,
+        where.workflow_id,
+        where.node_key,
     )
     return rows
 

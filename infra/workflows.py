@@ -15,7 +15,7 @@ import asyncpg
 import msgspec
 
 from infra.db import Db, json_text
-from infra.jobs import CANCEL_NOW, NewJob
+from infra.jobs import CANCEL_NOW, NewJob, job_columns
 from infra.sql import QUERIES
 from schemas.workflows import WorkflowNodeView, WorkflowSummary, WorkflowView
 
@@ -111,25 +111,9 @@ async def insert_workflow(
 async def _insert_jobs(
     conn: asyncpg.Connection, tenant: str, workflow_id: uuid.UUID, nodes: Sequence[NewNode]
 ) -> list[asyncpg.Record]:
-    jobs = [node.job for node in nodes]
+    ids, *rest = job_columns([node.job for node in nodes])
     rows: list[asyncpg.Record] = await conn.fetch(
-        QUERIES.insert_workflow_jobs,
-        [j.id for j in jobs],
-        tenant,
-        workflow_id,
-        [n.key for n in nodes],
-        [j.engine for j in jobs],
-        [j.operation for j in jobs],
-        [j.status.value for j in jobs],
-        [j.priority for j in jobs],
-        [json_text(j.params) for j in jobs],
-        [j.max_retries for j in jobs],
-        [j.retry_backoff_seconds for j in jobs],
-        [j.retry_backoff_max_seconds for j in jobs],
-        [j.timeout_seconds for j in jobs],
-        [json_text(j.tags) for j in jobs],
-        [json_text(j.metadata) for j in jobs],
-        [j.run_at for j in jobs],
+        QUERIES.insert_workflow_jobs, ids, tenant, *rest, workflow_id, [n.key for n in nodes]
     )
     return rows
 

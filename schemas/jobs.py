@@ -87,8 +87,8 @@ Seconds = Annotated[float, Meta(ge=0, le=30 * 86400)]
 MAX_DELAY_SECONDS = 366 * 86400  # how far ahead a job may be scheduled
 
 
-class JobSubmit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """A job as a client submits it."""
+class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What to run, and how: the fields a submitted job and a workflow node share."""
 
     engine: str
     operation: str
@@ -100,9 +100,14 @@ class JobSubmit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout_seconds: Annotated[float, Meta(gt=0, le=7 * 86400)] | None = None
     tags: Annotated[list[Tag], Meta(max_length=32)] = []
     metadata: dict[str, Any] = {}
-    idempotency_key: Annotated[str, Meta(min_length=1, max_length=255)] | None = None
     run_at: Annotated[datetime, Meta(tz=True)] | None = None
     delay_seconds: Annotated[float, Meta(ge=0, le=MAX_DELAY_SECONDS)] | None = None
+
+
+class JobSubmit(JobSpec, kw_only=True):
+    """A job as a client submits it."""
+
+    idempotency_key: Annotated[str, Meta(min_length=1, max_length=255)] | None = None
 
 
 class JobBatchSubmit(msgspec.Struct, forbid_unknown_fields=True):

@@ -13,7 +13,7 @@ import msgspec
 from msgspec import Meta
 
 from schemas.errors import FieldError
-from schemas.jobs import MAX_DELAY_SECONDS, MAX_PRIORITY, JobError, PriorityName, Seconds, Tag
+from schemas.jobs import JobError, JobSpec, Tag
 
 MAX_NODES = 1000
 NodeKey = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -34,24 +34,14 @@ class WorkflowStatus(enum.StrEnum):
 OnFailure = Literal["cancel_dependents", "continue"]
 
 
-class WorkflowNodeSubmit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """One node: a job, the nodes it waits for, optionally one job per element of a list."""
+class WorkflowNodeSubmit(JobSpec, kw_only=True):
+    """One node: a job, the nodes it waits for, optionally one job per element of a list.
+
+    Its run_at/delay_seconds count from when the node is ready (a root: from submission)."""
 
     key: NodeKey
-    engine: str
-    operation: str
-    params: dict[str, Any] = {}
     depends_on: Annotated[list[NodeKey], Meta(max_length=MAX_NODES)] = []
     for_each: Annotated[str, Meta(max_length=1000)] | None = None
-    priority: Annotated[int, Meta(ge=0, le=MAX_PRIORITY)] | PriorityName = "normal"
-    max_retries: Annotated[int, Meta(ge=0, le=100)] = 3
-    retry_backoff_seconds: Seconds = 2.0
-    retry_backoff_max_seconds: Seconds = 300.0
-    timeout_seconds: Annotated[float, Meta(gt=0, le=7 * 86400)] | None = None
-    tags: Annotated[list[Tag], Meta(max_length=32)] = []
-    metadata: dict[str, Any] = {}
-    run_at: Annotated[datetime, Meta(tz=True)] | None = None
-    delay_seconds: Annotated[float, Meta(ge=0, le=MAX_DELAY_SECONDS)] | None = None
 
 
 class WorkflowSubmit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -105,35 +106,33 @@ class Scheduler:
 
     async def _lead(self, leader: asyncpg.Connection, dispatcher: Dispatcher) -> None:
         """Run the loops until stopping or until the leader session is lost."""
-        wake, urgent = asyncio.Event(), asyncio.Event()
-        await leader.add_listener("conveyor_timers", lambda *_: wake.set())
-        await leader.add_listener("conveyor_outbox", lambda *_: urgent.set())
-        changed = asyncio.Event()  # a schedule was created or changed
-        await leader.add_listener(cron.CHANNEL, lambda *_: changed.set())
+        wake = {channel: asyncio.Event() for channel in ("conveyor_timers", "conveyor_outbox", cron.CHANNEL)}
+        for channel, event in wake.items():
+            await leader.add_listener(channel, lambda *_, event=event: event.set())
         periodic = AsyncIOScheduler()
-        periodic.add_job(
-            self._guarded("rescue", lambda: self._rescue(dispatcher)),
-            "interval",
-            seconds=RESCUE_EVERY,
-            max_instances=1,
-            coalesce=True,
-        )
-        periodic.add_job(
-            self._guarded("prune", lambda: self._prune(dispatcher)),
-            "interval",
-            seconds=self.settings.retention_interval_seconds,
-            max_instances=1,
-            coalesce=True,
-        )
+        maintenance: list[tuple[str, Callable[[Dispatcher], Awaitable[None]], float]] = [
+            ("rescue", self._rescue, RESCUE_EVERY),
+            ("prune", self._prune, self.settings.retention_interval_seconds),
+        ]
+        for name, work, seconds in maintenance:
+            periodic.add_job(
+                self._guarded(name, functools.partial(work, dispatcher)),
+                "interval",
+                seconds=seconds,
+                max_instances=1,
+                coalesce=True,
+            )
         periodic.start()
-        timers = asyncio.create_task(self._release_due(dispatcher, wake))
-        relay = asyncio.create_task(self._relay_loop(dispatcher, urgent))
-        crons = asyncio.create_task(cron.run_schedules(dispatcher, self.settings, changed))
+        loops = [
+            asyncio.create_task(self._release_due(dispatcher, wake["conveyor_timers"])),
+            asyncio.create_task(self._relay_loop(dispatcher, wake["conveyor_outbox"])),
+            asyncio.create_task(cron.run_schedules(dispatcher, self.settings, wake[cron.CHANNEL])),
+        ]
         try:
             await self._hold(leader)
         finally:
             periodic.shutdown(wait=False)
-            for task in (timers, relay, crons):
+            for task in loops:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

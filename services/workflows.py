@@ -14,12 +14,12 @@ from infra.settings import Settings
 from infra.workflows import NewNode, NewWorkflow, insert_workflow
 from schemas.errors import NUL_MESSAGE, FieldError, nul_field
 from schemas.ids import uuid7
-from schemas.jobs import JobStatus, JobSubmit
+from schemas.jobs import JobSpec, JobStatus, JobSubmit
 from schemas.workflows import WorkflowNodeSubmit, WorkflowSubmit, check_graph, check_refs, children_of, find_refs
 from services.submit import SubmitError, build_job
 
 #: The fields a node shares with a job.
-JOB_FIELDS = [name for name in JobSubmit.__struct_fields__ if name != "idempotency_key"]
+JOB_FIELDS = JobSpec.__struct_fields__
 
 
 def build_workflow(submit: WorkflowSubmit, registry: Registry, settings: Settings) -> NewWorkflow:

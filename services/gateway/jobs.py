@@ -87,11 +87,13 @@ class JobController(Controller):
         created_after: Annotated[datetime | None, Parameter(description="Created at or after (RFC 3339)")] = None,
         created_before: Annotated[datetime | None, Parameter(description="Created before (RFC 3339)")] = None,
         schedule_id: Annotated[uuid.UUID | None, Parameter(description="Jobs this schedule created")] = None,
+        workflow_id: Annotated[uuid.UUID | None, Parameter(description="Jobs of this workflow")] = None,
+        node_key: Annotated[str | None, Parameter(description="Jobs of this workflow node")] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
     ) -> JobPage:
         """A page of jobs; pass `next_cursor` back as `cursor` for the next one."""
-        text_filters(engine=engine, operation=operation, tag=tag)
+        text_filters(engine=engine, operation=operation, tag=tag, node_key=node_key)
         after = after_cursor(cursor)
         where = JobFilter(
             statuses=[s.value for s in status] if status else None,
@@ -101,6 +103,8 @@ class JobController(Controller):
             created_after=created_after,
             created_before=created_before,
             schedule_id=schedule_id,
+            workflow_id=workflow_id,
+            node_key=node_key,
         )
         rows = await jobs.list_jobs(resources.pool, principal.tenant, where, after=after, limit=limit + 1)
         items = [to_view(row) for row in rows[:limit]]

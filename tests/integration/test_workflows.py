@@ -51,6 +51,11 @@ async def test_fan_out_of_fifty_items_joined_by_one_node(client: httpx.AsyncClie
     assert fan["status"] == "succeeded" and fan["items_total"] == 50 and fan["items_finished"] == 50
     join = await node_job(client, done, "join")
     assert join["result"] == {"value": [{"value": i} for i in range(50)]}
+    # And the 50 item jobs are listed by workflow and node, each with its index
+    query = {"workflow_id": workflow["id"], "node_key": "square", "limit": 100}
+    items = (await client.get("/v1/jobs", params=query)).json()["items"]
+    assert sorted(job["item_index"] for job in items) == list(range(50))
+    assert {job["status"] for job in items} == {"succeeded"} and items[0]["node_key"] == "square"
 
 
 async def test_fan_out_over_an_empty_list_succeeds_at_once(client: httpx.AsyncClient) -> None:

@@ -32,20 +32,27 @@ async def wait_for_status(
     client: httpx.AsyncClient, job_id: str, *statuses: str, timeout: float = 20
 ) -> dict[str, Any]:
     """Poll a job until it is in one of `statuses`; the job."""
+    return await wait_for_state(client, f"/v1/jobs/{job_id}", statuses, timeout=timeout)
+
+
+async def wait_for_state(
+    client: httpx.AsyncClient, path: str, statuses: tuple[str, ...], *, timeout: float
+) -> dict[str, Any]:
+    """Poll a resource (a job, a workflow) until its status is one of `statuses`; the resource."""
     last: dict[str, Any] = {}
 
     async def reached() -> dict[str, Any] | None:
         nonlocal last
-        last = await get_job(client, job_id)
+        response = await client.get(path)
+        assert response.status_code == 200, response.text
+        last = response.json()
         return last if last["status"] in statuses else None
 
     try:
-        job: dict[str, Any] = await eventually(
-            reached, timeout=timeout, interval=0.05, message=f"job {job_id} to be {statuses}"
-        )
+        found: dict[str, Any] = await eventually(reached, timeout=timeout, interval=0.05, message=f"{path} {statuses}")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; last seen: {last}") from None
-    return job
+    return found
 
 
 async def events(client: httpx.AsyncClient, job_id: str) -> list[dict[str, Any]]:

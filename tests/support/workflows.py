@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.system import eventually
+from tests.support.api import wait_for_state
 
 
 def echo(key: str, value: Any, *deps: str, **fields: Any) -> dict[str, Any]:
@@ -38,20 +38,7 @@ async def wait_for_workflow(
     client: httpx.AsyncClient, workflow_id: str, *statuses: str, timeout: float = 30
 ) -> dict[str, Any]:
     """Poll a workflow until it is in one of `statuses`; the workflow."""
-    last: dict[str, Any] = {}
-
-    async def reached() -> dict[str, Any] | None:
-        nonlocal last
-        response = await client.get(f"/v1/workflows/{workflow_id}")
-        assert response.status_code == 200, response.text
-        last = response.json()
-        return last if last["status"] in statuses else None
-
-    try:
-        found: dict[str, Any] = await eventually(reached, timeout=timeout, interval=0.1, message=f"workflow {statuses}")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; last seen: {last}") from None
-    return found
+    return await wait_for_state(client, f"/v1/workflows/{workflow_id}", statuses, timeout=timeout)
 
 
 def nodes_by_key(workflow: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -4,20 +4,19 @@
 -- $1 ids, $2 tenant, $3 engines, $4 operations, $5 statuses, $6 priorities, $7 params (JSON texts),
 -- $8 max_retries, $9 retry_backoff_seconds, $10 retry_backoff_max_seconds,
 -- $11 timeout_seconds, $12 tags, $13 metadata (JSON texts: a list of lists would read as a
--- two-dimensional array), $14 idempotency keys,
--- $15 run_at
+-- two-dimensional array), $14 run_at, $15 idempotency keys
 INSERT INTO jobs (id, tenant, engine, operation, status, priority, params, max_retries,
                   retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds, tags,
-                  metadata, idempotency_key, run_at)
+                  metadata, run_at, idempotency_key)
 SELECT j.id, $2, j.engine, j.operation, j.status, j.priority, j.params::jsonb, j.max_retries,
        j.backoff, j.backoff_max, j.timeout_seconds,
-       ARRAY(SELECT jsonb_array_elements_text(j.tags::jsonb)), j.metadata::jsonb, j.idempotency_key,
-       j.run_at
+       ARRAY(SELECT jsonb_array_elements_text(j.tags::jsonb)), j.metadata::jsonb, j.run_at,
+       j.idempotency_key
 FROM unnest($1::uuid[], $3::text[], $4::text[], $5::job_status[], $6::smallint[], $7::text[],
             $8::integer[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::text[],
-            $14::text[], $15::timestamptz[])
+            $14::timestamptz[], $15::text[])
      AS j(id, engine, operation, status, priority, params, max_retries, backoff, backoff_max,
-          timeout_seconds, tags, metadata, idempotency_key, run_at)
+          timeout_seconds, tags, metadata, run_at, idempotency_key)
 ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *;
 
@@ -34,7 +33,8 @@ SELECT * FROM jobs WHERE id = $1 AND tenant = $2;
 -- name: list_jobs
 -- A tenant's jobs, newest first, after the cursor id, with optional filters.
 -- $1 tenant, $2 statuses, $3 engine, $4 operation, $5 tags (all required),
--- $6 created at or after, $7 created before, $8 cursor id, $9 limit, $10 schedule id
+-- $6 created at or after, $7 created before, $8 cursor id, $9 limit, $10 schedule id,
+-- $11 workflow id, $12 node key
 SELECT * FROM jobs
 WHERE tenant = $1
   AND ($2::job_status[] IS NULL OR status = ANY($2::job_status[]))
@@ -45,6 +45,8 @@ WHERE tenant = $1
   AND ($7::timestamptz IS NULL OR created_at < $7::timestamptz)
   AND ($8::uuid IS NULL OR id < $8::uuid)
   AND ($10::uuid IS NULL OR schedule_id = $10::uuid)
+  AND ($11::uuid IS NULL OR workflow_id = $11::uuid)
+  AND ($12::text IS NULL OR node_key = $12::text)
 ORDER BY id DESC
 LIMIT $9;
 

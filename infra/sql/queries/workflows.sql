@@ -30,21 +30,19 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text
 
 -- name: insert_workflow_jobs
 -- Store the jobs of a workflow's plain nodes (roots queued or scheduled, the rest waiting).
--- $1 ids, $2 tenant, $3 workflow id, $4 node keys, $5 engines, $6 operations, $7 statuses,
--- $8 priorities, $9 params (JSON texts), $10 max_retries, $11 retry_backoff_seconds,
--- $12 retry_backoff_max_seconds, $13 timeout_seconds, $14 tags (JSON texts), $15 metadata
--- (JSON texts), $16 run_at
-INSERT INTO jobs (id, tenant, workflow_id, node_key, engine, operation, status, priority, params,
-                  max_retries, retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds,
-                  tags, metadata, run_at)
-SELECT j.id, $2, $3, j.node_key, j.engine, j.operation, j.status, j.priority, j.params::jsonb,
-       j.max_retries, j.backoff, j.backoff_max, j.timeout_seconds,
-       ARRAY(SELECT jsonb_array_elements_text(j.tags::jsonb)), j.metadata::jsonb, j.run_at
-FROM unnest($1::uuid[], $4::text[], $5::text[], $6::text[], $7::job_status[], $8::smallint[],
-            $9::text[], $10::integer[], $11::float8[], $12::float8[], $13::float8[], $14::text[],
-            $15::text[], $16::timestamptz[])
-     AS j(id, node_key, engine, operation, status, priority, params, max_retries, backoff,
-          backoff_max, timeout_seconds, tags, metadata, run_at)
+-- $1 … $14 as for insert_jobs, $15 workflow id, $16 node keys
+INSERT INTO jobs (id, tenant, engine, operation, status, priority, params, max_retries,
+                  retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds, tags,
+                  metadata, run_at, workflow_id, node_key)
+SELECT j.id, $2, j.engine, j.operation, j.status, j.priority, j.params::jsonb, j.max_retries,
+       j.backoff, j.backoff_max, j.timeout_seconds,
+       ARRAY(SELECT jsonb_array_elements_text(j.tags::jsonb)), j.metadata::jsonb, j.run_at,
+       $15, j.node_key
+FROM unnest($1::uuid[], $3::text[], $4::text[], $5::job_status[], $6::smallint[], $7::text[],
+            $8::integer[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::text[],
+            $14::timestamptz[], $16::text[])
+     AS j(id, engine, operation, status, priority, params, max_retries, backoff, backoff_max,
+          timeout_seconds, tags, metadata, run_at, node_key)
 RETURNING *;
 
 -- name: get_workflow
