@@ -50,7 +50,7 @@ class Outcome:
 
 def error_record(exc: BaseException, category: ErrorCategory, message: str | None = None) -> dict[str, Any]:
     """The `error` of a job: type, message, category."""
-    text = message or str(exc) or type(exc).__name__
+    text = (message or str(exc) or type(exc).__name__).replace("\x00", "\\0")  # PostgreSQL stores no NUL
     return {"type": type(exc).__name__, "message": text[:MAX_ERROR_MESSAGE], "category": category.value}
 
 

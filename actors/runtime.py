@@ -40,6 +40,7 @@ from infra import jobs
 from infra.batching import Batcher
 from infra.db import connect, create_pool
 from infra.settings import Settings
+from schemas.errors import nul_field
 
 log = structlog.get_logger("conveyor.worker")
 T = TypeVar("T")
@@ -351,4 +352,7 @@ def encode_result(op: Operation, value: Any) -> Any:
         checked = value if isinstance(value, op.result) else msgspec.convert(value, op.result)
     except msgspec.ValidationError as exc:
         raise PermanentError(f"{op.key} returned a result that does not fit {op.result.__name__}: {exc}") from None
-    return msgspec.to_builtins(checked)
+    built = msgspec.to_builtins(checked)
+    if where := nul_field(built, "result"):
+        raise PermanentError(f"{op.key} returned text with a NUL character at {where}, which cannot be stored")
+    return built

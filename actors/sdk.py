@@ -28,6 +28,7 @@ from schemas.engines import ENGINES
 
 P = TypeVar("P", bound=msgspec.Struct)
 R = TypeVar("R", bound=msgspec.Struct)
+MAX_PROGRESS_MESSAGE = 1000
 
 
 class JobError(Exception):
@@ -78,6 +79,8 @@ class JobContext:
 
     def progress(self, fraction: float, message: str | None = None) -> None:
         """Report progress (0–1) and what is happening; written back and throttled by the worker."""
+        if message is not None:
+            message = message.replace("\x00", "\\0")[:MAX_PROGRESS_MESSAGE]  # storable, and short
         with self._lock:
             self._progress = (min(max(float(fraction), 0.0), 1.0), message)
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from actors.outcome import ClaimedJob, decide
+from actors.outcome import ClaimedJob, decide, error_record
 from actors.sdk import (
     JobCancelled,
     JobReleased,
@@ -16,7 +16,7 @@ from actors.sdk import (
     TransientError,
     load_engines,
 )
-from schemas.jobs import JobStatus
+from schemas.jobs import ErrorCategory, JobStatus
 
 FLAKY = load_engines().get("general", "flaky")
 
@@ -82,3 +82,9 @@ def test_release_by_a_stopping_worker_queues_the_job_again() -> None:
         None,
         False,
     )
+
+
+def test_error_messages_never_carry_a_nul_character() -> None:
+    # PostgreSQL cannot store U+0000: an error message holding one is kept readable instead
+    record = error_record(ValueError("bad\x00byte"), ErrorCategory.PERMANENT)
+    assert record["message"] == "bad\\0byte"

@@ -9,7 +9,8 @@ import uuid
 import msgspec
 import pytest
 
-from actors.sdk import JobCancelled, JobContext, Registry, load_engines, operation
+from actors.runtime import encode_result
+from actors.sdk import JobCancelled, JobContext, PermanentError, Registry, load_engines, operation
 from schemas.engines import ENGINES
 
 
@@ -74,3 +75,29 @@ def test_cancellation_wakes_a_sleeping_operation() -> None:
     assert time.monotonic() - started < 5
     with pytest.raises(JobCancelled):
         ctx.raise_if_cancelled()
+
+
+def test_results_with_a_nul_character_fail_permanently_naming_where() -> None:
+    class Text(msgspec.Struct):
+        text: list[str]
+
+    registry = Registry()
+
+    @operation("general", "nul", params=P, result=Text, registry=registry)
+    def nul(ctx: JobContext, p: P) -> Text:
+        return Text(["ok", "a\x00b"])
+
+    op = registry.get("general", "nul")
+    assert op is not None
+    with pytest.raises(PermanentError, match=r"NUL character at result\.text\[1\]"):
+        encode_result(op, nul(None, P(1)))  # type: ignore[arg-type]
+    assert encode_result(op, Text(["fine"])) == {"text": ["fine"]}
+
+
+def test_progress_messages_are_kept_storable_and_short() -> None:
+    ctx = JobContext(uuid.uuid4(), "t", "general", "echo", 1)
+    ctx.progress(0.5, "x\x00" + "y" * 5000)
+    taken = ctx.take_progress()  # what the heartbeat writes
+    assert taken is not None
+    fraction, message = taken
+    assert fraction == 0.5 and message is not None and message.startswith("x\\0y") and len(message) == 1000
