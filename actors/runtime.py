@@ -15,22 +15,16 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
 import structlog
-from dramatiq.middleware.threading import raise_thread_exception
 
 from actors.outcome import ClaimedJob, Outcome, decide
+from actors.running import Running, RunningJobs
 from actors.sdk import (
-    JobCancelled,
-    JobContext,
-    JobInterrupt,
-    JobReleased,
-    JobTimedOut,
     LeaseLost,
     Operation,
     PermanentError,
@@ -60,23 +54,6 @@ LIVENESS_PREFIX = "conveyor-worker:"
 WATCHDOG_INTERVAL = 0.1
 
 
-@dataclass(eq=False)
-class Running:
-    """A job this process is running."""
-
-    job: ClaimedJob
-    ctx: JobContext
-    op: Operation
-    thread_id: int
-    result: Any = None
-    in_user_code: bool = False
-    interrupted_by: type[JobInterrupt] | None = None
-    #: Monotonic time after which the watchdog interrupts the job (its time limit, or the end
-    #: of the grace a cancelled job has to stop by itself).
-    deadline: float = float("inf")
-    deadline_kind: type[JobInterrupt] = JobTimedOut
-
-
 class WorkerRuntime:
     """Per-process worker state; `start` it in the worker process, before its threads run."""
 
@@ -92,11 +69,7 @@ class WorkerRuntime:
         self._watchdog_task: asyncio.Task[None] | None = None
         self._claims: Batcher[uuid.UUID, asyncpg.Record | None] = Batcher(self._claim_batch)
         self._finishes: Batcher[jobs.Finish, bool] = Batcher(self._finish_batch)
-        self._lock = threading.Lock()
-        self._running: dict[uuid.UUID, Running] = {}
-        self._local = threading.local()
-        #: Monotonic time at which jobs still running are released (set once the worker stops).
-        self._release_at: float | None = None
+        self.running = RunningJobs(settings.cancel_grace_seconds)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -203,39 +176,23 @@ class WorkerRuntime:
 
     def begin(self, job: ClaimedJob, op: Operation) -> Running:
         """Register a claimed job as running on this thread and arm its time limit."""
-        ctx = JobContext(job.id, job.tenant, job.engine, job.operation, job.attempts)
-        running = Running(job, ctx, op, threading.get_ident(), deadline=time.monotonic() + job.timeout_seconds)
-        with self._lock:
-            self._running[job.id] = running
-            self._arm_release(running)
-        self._local.running = running
-        return running
+        return self.running.begin(job, op)
 
     def drain(self, timeout: float) -> None:
         """The worker is stopping: jobs still running `timeout` seconds from now are released."""
-        with self._lock:
-            self._release_at = time.monotonic() + timeout
-            for running in self._running.values():
-                self._arm_release(running)
-
-    def _arm_release(self, running: Running) -> None:
-        if self._release_at is not None and self._release_at < running.deadline:
-            running.deadline, running.deadline_kind = self._release_at, JobReleased
+        self.running.drain(timeout)
 
     def running_jobs(self) -> list[ClaimedJob]:
         """The jobs this process is running right now."""
-        with self._lock:
-            return [running.job for running in self._running.values()]
+        return self.running.jobs()
 
     def current(self) -> Running | None:
         """The job running on this thread."""
-        return getattr(self._local, "running", None)
+        return self.running.current()
 
     def finish(self, running: Running, exception: BaseException | None) -> Outcome:
         """Unregister a job and record its outcome; what was decided."""
-        with self._lock:
-            self._running.pop(running.job.id, None)
-        self._local.running = None
+        self.running.end(running)
         outcome = decide(running.job, running.op, result=running.result, exception=exception)
         if outcome.status is None:
             return outcome
@@ -256,7 +213,7 @@ class WorkerRuntime:
                 params = msgspec.convert(running.job.params, op.params)
             except msgspec.ValidationError as exc:
                 raise PermanentError(f"params do not fit {op.key}: {exc}") from None
-            with self._user_code(running):
+            with self.running.user_code(running):
                 value = op.fn(running.ctx, params)
             running.result = encode_result(op, value)
 
@@ -264,57 +221,17 @@ class WorkerRuntime:
         run_operation.__module__ = op.fn.__module__
         return run_operation
 
-    @contextlib.contextmanager
-    def _user_code(self, running: Running) -> Iterator[None]:
-        """Mark the stretch in which interrupts may be raised into this thread."""
-        with self._lock:
-            if running.interrupted_by is not None:
-                raise running.interrupted_by()
-            running.in_user_code = True
-        try:
-            yield
-        finally:
-            with self._lock:
-                running.in_user_code = False
-
     # -- interrupts, cancellation and heartbeats (database loop) ----------------------------
 
     async def _watchdog(self) -> None:
         """Interrupt running jobs past their deadline (checked ten times a second)."""
         while True:
             await asyncio.sleep(WATCHDOG_INTERVAL)
-            now = time.monotonic()
-            with self._lock:
-                overdue = [r for r in self._running.values() if r.deadline <= now and r.interrupted_by is None]
-            for running in overdue:
-                self._interrupt(running, running.deadline_kind)
-
-    def _interrupt(self, running: Running, kind: type[JobInterrupt]) -> None:
-        """Stop a running operation by raising `kind` in its thread (at its next bytecode)."""
-        with self._lock:
-            if self._running.get(running.job.id) is not running or running.interrupted_by is not None:
-                return
-            running.interrupted_by = kind
-            if kind is JobCancelled:
-                running.ctx.cancel()
-            if running.in_user_code:
-                raise_thread_exception(running.thread_id, kind)  # type: ignore[no-untyped-call]
-        log.info("job_interrupted", job_id=str(running.job.id), reason=kind.__name__)
-
-    def request_cancel(self, job_id: uuid.UUID) -> None:
-        """Cancel a running job: tell the operation now, interrupt it if it does not stop soon."""
-        running = self._running.get(job_id)
-        if running is None or running.ctx.cancelled:
-            return
-        running.ctx.cancel()
-        grace_ends = time.monotonic() + self.settings.cancel_grace_seconds
-        with self._lock:
-            if grace_ends < running.deadline:
-                running.deadline, running.deadline_kind = grace_ends, JobCancelled
+            self.running.interrupt_overdue()
 
     def _on_cancel_notice(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         with contextlib.suppress(ValueError):
-            self.request_cancel(uuid.UUID(payload))
+            self.running.request_cancel(uuid.UUID(payload))
 
     async def _heartbeats(self) -> None:
         """Renew leases and write progress of running jobs; learn of cancellations and takeovers."""
@@ -329,8 +246,7 @@ class WorkerRuntime:
                 log.exception("heartbeat_crashed")
 
     async def _beat(self) -> None:
-        with self._lock:
-            snapshot = list(self._running.values())
+        snapshot = self.running.snapshot()
         if not snapshot:
             return
         beats = []
@@ -341,9 +257,9 @@ class WorkerRuntime:
         for running in snapshot:
             cancel_requested = states.get(running.job.id)
             if cancel_requested is None:
-                self._interrupt(running, LeaseLost)
+                self.running.interrupt(running, LeaseLost)
             elif cancel_requested:
-                self.request_cancel(running.job.id)
+                self.running.request_cancel(running.job.id)
 
 
 def encode_result(op: Operation, value: Any) -> Any:
