@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from actors.sdk import JobCancelled, JobReleased, JobTimedOut, LeaseLost, Operation, PermanentError
+from schemas.errors import nul_field
 from schemas.jobs import ErrorCategory, JobStatus
 from schemas.retry import backoff_delay, should_retry
 
@@ -90,3 +91,25 @@ def decide(
         delay = backoff_delay(tries, job.retry_backoff_seconds, job.retry_backoff_max_seconds, rand=rand)
         return Outcome(JobStatus.RETRYING, "job_retry_scheduled", error=error, retry_in=delay)
     return Outcome(JobStatus.FAILED, "job_failed", error=error, dead_letter=True)
+
+
+def outcome_log(outcome: Outcome) -> tuple[str, dict[str, Any]]:
+    """The log event and fields that tell how an attempt ended."""
+    fields: dict[str, Any] = {}
+    if outcome.error is not None:
+        fields = {"error_type": outcome.error["type"], "error": outcome.error["message"]}
+    if outcome.retry_in is not None:
+        fields["retry_in"] = round(outcome.retry_in, 3)
+    return outcome.event, fields
+
+
+def encode_result(op: Operation, value: Any) -> Any:
+    """The JSON-ready result of an operation, checked against its result Struct."""
+    try:
+        checked = value if isinstance(value, op.result) else msgspec.convert(value, op.result)
+    except msgspec.ValidationError as exc:
+        raise PermanentError(f"{op.key} returned a result that does not fit {op.result.__name__}: {exc}") from None
+    built = msgspec.to_builtins(checked)
+    if where := nul_field(built, "result"):
+        raise PermanentError(f"{op.key} returned text with a NUL character at {where}, which cannot be stored")
+    return built

@@ -8,6 +8,7 @@ and the watchdog that interrupts them on timeout or cancellation.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import secrets
@@ -22,7 +23,7 @@ import asyncpg
 import msgspec
 import structlog
 
-from actors.outcome import ClaimedJob, Outcome, decide
+from actors.outcome import ClaimedJob, Outcome, decide, encode_result, outcome_log
 from actors.running import Running, RunningJobs
 from actors.sdk import (
     LeaseLost,
@@ -34,7 +35,7 @@ from infra import jobs
 from infra.batching import Batcher
 from infra.db import connect, create_pool
 from infra.settings import Settings
-from schemas.errors import nul_field
+from schemas.jobs import JobStatus
 
 log = structlog.get_logger("conveyor.worker")
 T = TypeVar("T")
@@ -52,6 +53,7 @@ UNAVAILABLE = (
 )
 LIVENESS_PREFIX = "conveyor-worker:"
 WATCHDOG_INTERVAL = 0.1
+MAX_UNRECORDED = 256
 
 
 class WorkerRuntime:
@@ -70,6 +72,11 @@ class WorkerRuntime:
         self._claims: Batcher[uuid.UUID, asyncpg.Record | None] = Batcher(self._claim_batch)
         self._finishes: Batcher[jobs.Finish, bool] = Batcher(self._finish_batch)
         self.running = RunningJobs(settings.cancel_grace_seconds)
+        #: Outcomes handed to the database loop and not yet written; bounded, so a slow
+        #: database slows the threads down instead of piling up finished jobs in memory.
+        self._unrecorded = threading.Semaphore(MAX_UNRECORDED)
+        self._recording: set[concurrent.futures.Future[bool]] = set()
+        self._recording_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -94,6 +101,7 @@ class WorkerRuntime:
         """Close the database side of this process."""
         if self._loop is None:
             return
+        self._wait_recorded(timeout=30)
         with contextlib.suppress(Exception):
             self.call(self._close(), timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -191,14 +199,53 @@ class WorkerRuntime:
         return self.running.current()
 
     def finish(self, running: Running, exception: BaseException | None) -> Outcome:
-        """Unregister a job and record its outcome; what was decided."""
+        """Unregister a job and decide its outcome, which is recorded in the background while
+        the thread takes its next message (a release is recorded before this returns, as its
+        message is re-published only then). The outcome is logged once recorded.
+
+        A crash before the record commits leaves the job `running` with its worker gone, so it
+        is taken over and runs again: nothing is lost, and success is still recorded once.
+        """
         self.running.end(running)
         outcome = decide(running.job, running.op, result=running.result, exception=exception)
+        context = structlog.contextvars.get_contextvars()
         if outcome.status is None:
+            log.info(outcome.event)
             return outcome
         record = jobs.Finish(running.job.id, outcome.status, outcome.result, outcome.error, outcome.retry_in)
-        recorded = self.call(self._retrying("finish", lambda: self._finishes.submit(record), within=120))
-        return outcome if recorded else Outcome(None, "job_lease_lost")
+        if outcome.status is JobStatus.QUEUED:
+            recorded = self.call(self._record(record, outcome, context))
+            return outcome if recorded else Outcome(None, "job_lease_lost")
+        self._unrecorded.acquire()
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(self._record(record, outcome, context), self._loop)
+        with self._recording_lock:
+            self._recording.add(future)
+        future.add_done_callback(self._recorded)
+        return outcome
+
+    async def _record(self, record: jobs.Finish, outcome: Outcome, context: dict[str, Any]) -> bool:
+        """Write how an attempt ended (with the other finishes of the moment); log it once written."""
+        with structlog.contextvars.bound_contextvars(**context):
+            try:
+                recorded = await self._retrying("finish", lambda: self._finishes.submit(record), within=120)
+            except Exception:
+                log.exception("job_finish_failed", status=record.status.value)
+                return False
+            event, fields = outcome_log(outcome if recorded else Outcome(None, "job_lease_lost"))
+            log.info(event, **fields)
+            return recorded
+
+    def _recorded(self, future: concurrent.futures.Future[bool]) -> None:
+        with self._recording_lock:
+            self._recording.discard(future)
+        self._unrecorded.release()
+
+    def _wait_recorded(self, timeout: float) -> None:
+        """Wait for outcomes still being recorded (a stopping worker)."""
+        with self._recording_lock:
+            pending = list(self._recording)
+        concurrent.futures.wait(pending, timeout=timeout)
 
     # -- running operations (worker threads) ------------------------------------------------
 
@@ -260,15 +307,3 @@ class WorkerRuntime:
                 self.running.interrupt(running, LeaseLost)
             elif cancel_requested:
                 self.running.request_cancel(running.job.id)
-
-
-def encode_result(op: Operation, value: Any) -> Any:
-    """The JSON-ready result of an operation, checked against its result Struct."""
-    try:
-        checked = value if isinstance(value, op.result) else msgspec.convert(value, op.result)
-    except msgspec.ValidationError as exc:
-        raise PermanentError(f"{op.key} returned a result that does not fit {op.result.__name__}: {exc}") from None
-    built = msgspec.to_builtins(checked)
-    if where := nul_field(built, "result"):
-        raise PermanentError(f"{op.key} returned text with a NUL character at {where}, which cannot be stored")
-    return built

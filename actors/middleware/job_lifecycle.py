@@ -83,17 +83,11 @@ class JobLifecycle(dramatiq.Middleware):
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
-        """Record the outcome; a failed job's message goes to the dead-letter queue."""
+        """Record the outcome (in the background); a failed job's message goes to the dead-letter queue."""
         running = self.runtime.current()
         if running is None:
             return
         outcome = self.runtime.finish(running, exception)
-        fields: dict[str, Any] = {}
-        if outcome.error is not None:
-            fields = {"error_type": outcome.error["type"], "error": outcome.error["message"]}
-        if outcome.retry_in is not None:
-            fields["retry_in"] = round(outcome.retry_in, 3)
-        log.info(outcome.event, **fields)
         if outcome.dead_letter:
             message.fail()
         elif outcome.status is JobStatus.QUEUED:

@@ -9,7 +9,7 @@ import uuid
 import msgspec
 import pytest
 
-from actors.runtime import encode_result
+from actors.outcome import encode_result
 from actors.sdk import JobCancelled, JobContext, PermanentError, Registry, load_engines, operation
 from schemas.engines import ENGINES
 
