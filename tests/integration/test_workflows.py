@@ -328,3 +328,16 @@ async def test_idempotency_key_gives_the_same_workflow(client: httpx.AsyncClient
         headers={"Idempotency-Key": "k3"},
     )
     assert differ.status_code == 422 and differ.json()["errors"][0]["field"] == "idempotency_key"
+
+
+async def test_fan_out_over_too_long_a_list_fails_the_node_clearly(client: httpx.AsyncClient) -> None:
+    nodes = [
+        echo("list", list(range(10_001))),
+        {**echo("each", ref("$item"), "list"), "for_each": "list.result.value"},
+        echo("after", 1, "each"),
+    ]
+    done = await wait_for_workflow(client, (await submit_workflow(client, nodes))["id"], "failed")
+    each = nodes_by_key(done)["each"]
+    assert each["status"] == "failed" and each["error"]["type"] == "InputError"
+    assert "10001 items, more than the 10000" in each["error"]["message"] and each["items_total"] is None
+    assert nodes_by_key(done)["after"]["status"] == "cancelled"

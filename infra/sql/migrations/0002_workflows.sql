@@ -177,6 +177,10 @@ BEGIN
             USING ERRCODE = 'CV001';
     END IF;
     n := jsonb_array_length(items);
+    IF n > 10000 THEN
+        RAISE EXCEPTION 'for_each "%": % items, more than the 10000 one node may run', node.for_each, n
+            USING ERRCODE = 'CV001';
+    END IF;
     UPDATE workflow_nodes SET items_total = n, items_left = n WHERE workflow_id = w.id AND key = node.key;
     IF n = 0 THEN
         RETURN jsonb_build_object('key', node.key, 'status', 'succeeded', 'result', '[]'::jsonb);
