@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -67,3 +68,9 @@ def nul_field(value: Any, at: str) -> str | None:
             if found := nul_field(item, f"{at}[{index}]"):
                 return found
     return None
+
+
+def nul_errors(fields: Mapping[str, Any], at: str = "") -> list[FieldError]:
+    """A FieldError for each of these fields (name → value) whose text holds a NUL character."""
+    found = (nul_field(value, join_path(at, name)) for name, value in fields.items())
+    return [FieldError(path, NUL_MESSAGE) for path in found if path is not None]

@@ -14,7 +14,7 @@ from infra.dispatch import Dispatcher
 from infra.jobs import NewJob, to_dispatch
 from infra.settings import Settings
 from schemas.engines import ENGINES
-from schemas.errors import NUL_MESSAGE, FieldError, field_error, join_path, nul_field
+from schemas.errors import FieldError, field_error, join_path, nul_errors
 from schemas.ids import uuid7
 from schemas.jobs import MAX_DELAY_SECONDS, JobStatus, JobSubmit, due_time, priority_value
 
@@ -36,8 +36,9 @@ def build_job(
 
     `check_params` False leaves params as given (a workflow node's `$ref`s are checked once resolved).
     """
-    if where := nul_field(msgspec.to_builtins(submit), at):
-        raise SubmitError([FieldError(where, NUL_MESSAGE)])
+    text = {"params": submit.params, "metadata": submit.metadata, "idempotency_key": submit.idempotency_key}
+    if errors := nul_errors(text, at):  # engine, operation and tags are checked against names and patterns
+        raise SubmitError(errors)
     if submit.engine not in ENGINES:
         raise SubmitError(
             [

@@ -12,7 +12,7 @@ from infra.dispatch import Dispatcher
 from infra.jobs import to_dispatch
 from infra.settings import Settings
 from infra.workflows import NewNode, NewWorkflow, insert_workflow
-from schemas.errors import NUL_MESSAGE, FieldError, nul_field
+from schemas.errors import FieldError, nul_errors
 from schemas.ids import uuid7
 from schemas.jobs import JobSpec, JobStatus, JobSubmit
 from schemas.workflows import WorkflowNodeSubmit, WorkflowSubmit, check_graph, check_refs, children_of, find_refs
@@ -25,9 +25,7 @@ JOB_FIELDS = JobSpec.__struct_fields__
 def build_workflow(submit: WorkflowSubmit, registry: Registry, settings: Settings) -> NewWorkflow:
     """Check a whole workflow; SubmitError naming every node at fault, and nothing built, if one is."""
     errors = check_graph(submit.nodes)
-    for field in ("name", "idempotency_key", "metadata"):
-        if where := nul_field(getattr(submit, field), field):
-            errors.append(FieldError(where, NUL_MESSAGE))
+    errors += nul_errors({"name": submit.name, "idempotency_key": submit.idempotency_key, "metadata": submit.metadata})
     children = children_of(submit.nodes) if not errors else {}
     nodes: list[NewNode] = []
     for index, node in enumerate(submit.nodes):

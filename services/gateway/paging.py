@@ -23,6 +23,5 @@ def after_cursor(cursor: str | None) -> uuid.UUID | None:
 
 def text_filters(**filters: str | list[str] | None) -> None:
     """422 naming the query parameter whose text holds a NUL character (no stored text can)."""
-    for name, value in filters.items():
-        if nul_field(value, name):
-            raise ApiError(422, "invalid_request", f"{name} {NUL_MESSAGE}", [FieldError(name, NUL_MESSAGE)])
+    if errors := [FieldError(name, NUL_MESSAGE) for name, value in filters.items() if nul_field(value, name)]:
+        raise ApiError(422, "invalid_request", f"{errors[0].field} {NUL_MESSAGE}", errors)

@@ -15,7 +15,7 @@ from litestar.params import Parameter
 from infra import schedules
 from infra.keys import Principal
 from infra.schedules import NewSchedule, to_view
-from schemas.errors import NUL_MESSAGE, FieldError, nul_field
+from schemas.errors import FieldError, nul_errors
 from schemas.ids import encode_cursor
 from schemas.jobs import JobSubmit
 from schemas.keys import Scope
@@ -54,9 +54,7 @@ def job_errors(job: JobSubmit, resources: Resources) -> list[FieldError]:
 def checked(submit: ScheduleSubmit, resources: Resources) -> NewSchedule:
     """A schedule whose cron, time zone and job all fit, timed from now (untimed while disabled);
     SubmitError naming every field at fault."""
-    errors = job_errors(submit.job, resources)
-    if nul_field(submit.name, "name"):
-        errors.append(FieldError("name", NUL_MESSAGE))
+    errors = job_errors(submit.job, resources) + nul_errors({"name": submit.name})
     try:
         fire = first_fire_time(submit.cron, submit.timezone, datetime.now(UTC))
     except CronError as exc:
