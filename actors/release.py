@@ -7,13 +7,14 @@ publish that fails here only delays the job until the scheduler's outbox relay s
 from __future__ import annotations
 
 import dramatiq
+import msgspec
 import structlog
 
 from actors.outcome import ClaimedJob
 from actors.runtime import WorkerRuntime
 from infra import jobs
 from infra.broker import job_message
-from infra.jobs import Dispatch
+from infra.jobs import to_dispatch
 from infra.sql import QUERIES
 from schemas.jobs import JobStatus
 
@@ -22,11 +23,8 @@ log = structlog.get_logger("conveyor.worker")
 
 def republish(broker: dramatiq.Broker, runtime: WorkerRuntime, job: ClaimedJob) -> None:
     """Publish the message of a job this worker released, then forget its publish intent."""
-    dispatch = Dispatch(
-        id=job.id, engine=job.engine, operation=job.operation, priority=job.priority, attempts=job.attempts
-    )
     try:
-        broker.enqueue(job_message(runtime.settings, dispatch))
+        broker.enqueue(job_message(runtime.settings, to_dispatch(msgspec.structs.asdict(job))))
         runtime.call(runtime.pool.execute(QUERIES.delete_outbox, [job.id], [job.attempts]), timeout=10)
     except Exception as exc:
         log.warning("job_release_publish_deferred", job_id=str(job.id), relay="outbox", error=str(exc) or repr(exc))
@@ -34,7 +32,7 @@ def republish(broker: dramatiq.Broker, runtime: WorkerRuntime, job: ClaimedJob) 
 
 def release_stranded(broker: dramatiq.Broker, runtime: WorkerRuntime) -> list[ClaimedJob]:
     """Give back the jobs whose threads still run after the drain; those this worker still owned."""
-    stranded = runtime.running_jobs()
+    stranded = runtime.running.jobs()
     if not stranded:
         return []
     finishes = [jobs.Finish(job.id, JobStatus.QUEUED) for job in stranded]

@@ -182,22 +182,6 @@ class WorkerRuntime:
         recorded = await jobs.finish_jobs(self.pool, self.worker_id, finishes)
         return [finish.job_id in recorded for finish in finishes]
 
-    def begin(self, job: ClaimedJob, op: Operation) -> Running:
-        """Register a claimed job as running on this thread and arm its time limit."""
-        return self.running.begin(job, op)
-
-    def drain(self, timeout: float) -> None:
-        """The worker is stopping: jobs still running `timeout` seconds from now are released."""
-        self.running.drain(timeout)
-
-    def running_jobs(self) -> list[ClaimedJob]:
-        """The jobs this process is running right now."""
-        return self.running.jobs()
-
-    def current(self) -> Running | None:
-        """The job running on this thread."""
-        return self.running.current()
-
     def finish(self, running: Running, exception: BaseException | None) -> Outcome:
         """Unregister a job and decide its outcome, which is recorded in the background while
         the thread takes its next message (a release is recorded before this returns, as its
@@ -253,7 +237,7 @@ class WorkerRuntime:
         """The Dramatiq actor function of an operation: run it on the claimed job."""
 
         def run_operation() -> None:
-            running = self.current()
+            running = self.running.current()
             if running is None:
                 raise PermanentError(f"{op.key} ran without a claimed job")
             try:

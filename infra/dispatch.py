@@ -109,7 +109,8 @@ class Dispatcher:
 async def relay_outbox(
     pool: asyncpg.Pool, publisher: Publisher, settings: Settings, *, grace_seconds: float, limit: int = 500
 ) -> int:
-    """Publish intents older than the grace period that nobody confirmed; how many were sent.
+    """Publish intents older than the grace period (or urgent) that nobody confirmed; how many
+    were settled (sent, or dropped for a job no longer queued), so a caller knows to go on.
 
     The rows stay locked while their messages are in flight, so two relays never send the
     same row at once; if RabbitMQ does not confirm, the transaction rolls back and they wait
@@ -124,4 +125,4 @@ async def relay_outbox(
         await conn.execute(QUERIES.delete_outbox, [row["id"] for row in rows], [row["attempts"] for row in rows])
     if jobs:
         log.info("outbox_relayed", jobs=len(jobs))
-    return len(jobs)
+    return len(rows)

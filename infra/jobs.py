@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -63,8 +63,8 @@ def to_view(row: asyncpg.Record) -> JobView:
     return msgspec.convert(dict(row), JobView)
 
 
-def to_dispatch(row: asyncpg.Record) -> Dispatch:
-    """The publish details of a queued job row."""
+def to_dispatch(row: Mapping[str, Any]) -> Dispatch:
+    """The publish details of a queued job (a row, or any mapping with its fields)."""
     return Dispatch(
         id=row["id"],
         engine=row["engine"],

@@ -69,10 +69,11 @@ def template(job: NewJob) -> dict[str, Any]:
 
 async def insert_workflow(
     conn: asyncpg.Connection, tenant: str, wf: NewWorkflow
-) -> tuple[asyncpg.Record, list[asyncpg.Record]] | asyncpg.Record:
+) -> tuple[asyncpg.Record, list[asyncpg.Record] | None]:
     """Store a workflow, its nodes and their jobs in one transaction; its row and its jobs' rows.
 
-    For an idempotency key the tenant used before, nothing is stored: the earlier workflow's row.
+    For an idempotency key the tenant used before, nothing is stored: the earlier workflow's
+    row, and None for jobs.
     """
     plain = [node for node in wf.nodes if node.for_each is None]
     async with conn.transaction():
@@ -88,10 +89,7 @@ async def insert_workflow(
             wf.idempotency_key,
         )
         if row is None:
-            earlier: asyncpg.Record = await conn.fetchrow(
-                QUERIES.get_workflow_by_idempotency_key, tenant, wf.idempotency_key
-            )
-            return earlier
+            return await conn.fetchrow(QUERIES.get_workflow_by_idempotency_key, tenant, wf.idempotency_key), None
         await conn.execute(
             QUERIES.insert_workflow_nodes,
             wf.id,

@@ -48,6 +48,7 @@ UNAVAILABLE = (
 )
 PROMOTE_BATCH = 500
 RELAY_EVERY = 1.0
+RELAY_BATCH = 500
 RESCUE_EVERY = 2.0
 CAMPAIGN_EVERY = 2.0
 
@@ -177,7 +178,8 @@ class Scheduler:
     async def _relay(self, dispatcher: Dispatcher) -> None:
         if dispatcher.publisher.ready:
             grace = self.settings.relay_grace_seconds
-            while await relay_outbox(dispatcher.pool, dispatcher.publisher, self.settings, grace_seconds=grace):
+            relay = functools.partial(relay_outbox, dispatcher.pool, dispatcher.publisher, self.settings)
+            while await relay(grace_seconds=grace, limit=RELAY_BATCH) == RELAY_BATCH:
                 pass  # a full batch may have more behind it
 
     async def _rescue(self, dispatcher: Dispatcher) -> None:

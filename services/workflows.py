@@ -78,9 +78,8 @@ async def submit_workflow(dispatcher: Dispatcher, tenant: str, wf: NewWorkflow) 
     """Store a workflow, then hand its queued roots to the dispatcher; its row, and whether it is
     new (False: the tenant's earlier workflow under the same idempotency key)."""
     async with dispatcher.pool.acquire() as conn:
-        stored = await insert_workflow(conn, tenant, wf)
-    if not isinstance(stored, tuple):
-        return stored, False
-    row, jobs = stored
+        row, jobs = await insert_workflow(conn, tenant, wf)
+    if jobs is None:
+        return row, False
     dispatcher.send([to_dispatch(job) for job in jobs if job["status"] == JobStatus.QUEUED])
     return row, True

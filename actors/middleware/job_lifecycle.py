@@ -40,7 +40,7 @@ class JobLifecycle(dramatiq.Middleware):
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
         """Give running jobs the shutdown timeout to finish; release (requeue) those that do not."""
-        self.runtime.drain(self.runtime.settings.shutdown_timeout_seconds)
+        self.runtime.running.drain(self.runtime.settings.shutdown_timeout_seconds)
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
         """Release jobs whose threads are still busy, then close the database side."""
@@ -72,7 +72,7 @@ class JobLifecycle(dramatiq.Middleware):
         if op is None:  # a message for an actor this worker has no operation for
             message.fail()
             raise SkipMessage()
-        self.runtime.begin(job, op)
+        self.runtime.running.begin(job, op)
         log.info("job_started", tenant=job.tenant)
 
     def after_process_message(
@@ -84,7 +84,7 @@ class JobLifecycle(dramatiq.Middleware):
         exception: BaseException | None = None,
     ) -> None:
         """Record the outcome (in the background); a failed job's message goes to the dead-letter queue."""
-        running = self.runtime.current()
+        running = self.runtime.running.current()
         if running is None:
             return
         outcome = self.runtime.finish(running, exception)
