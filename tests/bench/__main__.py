@@ -115,10 +115,7 @@ class Bench:
     async def latency(self, samples: int = 200) -> dict[str, float]:
         """Submit-to-start on an idle system: one job at a time, time from send to started_at."""
         system = await self.system("latency")
-        system.start_worker(queues=["general"], threads=THREADS)
-        system.start_scheduler()
-        system.start_gateway()
-        system.wait_for_consumers("general")
+        system.start_all(threads=THREADS)
         delays = []
         try:
             async with system.client(await system.api_key("bench")) as http:
@@ -141,10 +138,7 @@ class Bench:
         """A fan-out/fan-in workflow of `nodes` jobs, as plain nodes and as one for_each node,
         beside the same number of echo jobs submitted independently in one batch."""
         system = await self.system("workflows")
-        system.start_worker(queues=["general"], threads=THREADS)
-        system.start_scheduler()
-        system.start_gateway()
-        system.wait_for_consumers("general")
+        system.start_all(threads=THREADS)
         width = nodes - 2
         plain = [_echo("root", list(range(width)))]
         plain += [_echo(f"n{i}", {"$ref": f"root.result.value.{i}"}, "root") for i in range(width)]

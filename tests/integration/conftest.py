@@ -92,10 +92,7 @@ async def shared_system(
     Tests keep out of each other's way by using a tenant of their own (`client`).
     """
     system, url = await _make(settings, template_url, tmp_path_factory.mktemp("shared"))
-    system.start_scheduler()
-    system.start_worker(threads=8)
-    system.start_gateway()
-    system.wait_for_consumers("general")
+    system.start_all(queues=(), threads=8)
     yield system
     system.close()
     await drop_database(url)

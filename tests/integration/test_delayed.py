@@ -86,10 +86,7 @@ async def test_delayed_job_survives_rabbitmq_and_scheduler_restarts(
     system = await make_system(
         rabbitmq_url=private_rabbitmq.url, rabbitmq_management_url=private_rabbitmq.management_url
     )
-    system.start_scheduler()
-    system.start_worker(queues=["general"])
-    system.start_gateway()
-    system.wait_for_consumers("general")
+    system.start_all()
     async with system.client(await system.api_key("delayed")) as http:
         job = await submit(http, "echo", {"value": "kept"}, delay_seconds=8)
         assert job["status"] == "scheduled"

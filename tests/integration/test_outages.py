@@ -23,10 +23,7 @@ async def test_job_accepted_while_rabbitmq_is_down_runs_when_it_is_back(
     system = await make_system(
         rabbitmq_url=private_rabbitmq.url, rabbitmq_management_url=private_rabbitmq.management_url
     )
-    system.start_scheduler()
-    system.start_worker(queues=["general"])
-    system.start_gateway()
-    system.wait_for_consumers("general")
+    system.start_all()
     async with system.client(await system.api_key("outage")) as http:
         before = await submit(http, "echo", {"value": "before"})
         await wait_for_status(http, before["id"], "succeeded")
@@ -55,10 +52,7 @@ async def test_postgres_restart_loses_no_job(
     # Given a whole system on a PostgreSQL of this test's own
     template = await create_template(replace(base_settings(), database_url=private_postgres.url), "conveyor_template")
     system = await make_system(template=template)
-    system.start_scheduler()
-    system.start_worker(queues=["general"])
-    system.start_gateway()
-    system.wait_for_consumers("general")
+    system.start_all()
     async with system.client(await system.api_key("restart")) as http:
         # While jobs run
         jobs = [await submit(http, "sleep", {"seconds": 1.5}) for _ in range(4)]

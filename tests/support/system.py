@@ -150,6 +150,14 @@ class System:
             argv += ["--queues", *queues]
         self.spawn(name, argv)
 
+    def start_all(self, *, queues: Sequence[str] = ("general",), threads: int = 4) -> None:
+        """Scheduler, one worker for `queues` (all of them if empty) and gateway; returns once
+        the worker consumes."""
+        self.start_scheduler()
+        self.start_worker(queues=queues, threads=threads)
+        self.start_gateway()
+        self.wait_for_consumers("general")
+
     def start_scheduler(self, name: str = "scheduler") -> None:
         """`conveyor scheduler`."""
         self.spawn(name, [sys.executable, "-m", "services.cli", "scheduler"])
