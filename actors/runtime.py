@@ -23,6 +23,7 @@ import asyncpg
 import msgspec
 import structlog
 
+from actors.controls import QueueGate
 from actors.outcome import ClaimedJob, Outcome, decide, encode_result, outcome_log
 from actors.running import Running, RunningJobs
 from actors.sdk import (
@@ -31,10 +32,11 @@ from actors.sdk import (
     PermanentError,
     Registry,
 )
-from infra import jobs
+from infra import controls, jobs, workers
 from infra.batching import Batcher
 from infra.db import connect, create_pool
 from infra.settings import Settings
+from schemas.engines import QUEUES
 from schemas.jobs import JobStatus
 
 log = structlog.get_logger("conveyor.worker")
@@ -52,6 +54,8 @@ UNAVAILABLE = (
     asyncpg.exceptions.DeadlockDetectedError,
 )
 LIVENESS_PREFIX = "conveyor-worker:"
+#: What a claim answers for a job that queue controls hold back (it stays queued).
+HELD = "held"
 WATCHDOG_INTERVAL = 0.1
 MAX_UNRECORDED = 256
 
@@ -69,7 +73,12 @@ class WorkerRuntime:
         self._liveness: asyncpg.Connection | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._watchdog_task: asyncio.Task[None] | None = None
-        self._claims: Batcher[uuid.UUID, asyncpg.Record | None] = Batcher(self._claim_batch)
+        self._controls_task: asyncio.Task[None] | None = None
+        self._claims: Batcher[tuple[uuid.UUID, str], asyncpg.Record | str | None] = Batcher(self._claim_batch)
+        self.gate = QueueGate(settings.queue_prefix)
+        #: The queues (engine names) and threads this process serves, for the worker registry.
+        self.queues: list[str] = list(QUEUES)
+        self.threads = settings.worker_threads
         self._finishes: Batcher[jobs.Finish, bool] = Batcher(self._finish_batch)
         self.running = RunningJobs(settings.cancel_grace_seconds)
         #: Outcomes handed to the database loop and not yet written; bounded, so a slow
@@ -123,11 +132,15 @@ class WorkerRuntime:
             loop = asyncio.get_running_loop()
             self._heartbeat_task = loop.create_task(self._heartbeats())
             self._watchdog_task = loop.create_task(self._watchdog())
+            await self._look_at_controls()
+            self._controls_task = loop.create_task(self._watch_controls())
 
     async def _close(self) -> None:
-        for task in (self._heartbeat_task, self._watchdog_task):
+        for task in (self._heartbeat_task, self._watchdog_task, self._controls_task):
             if task is not None:
                 task.cancel()
+        with contextlib.suppress(Exception):
+            await workers.unregister(self.pool, self.worker_id)
         if self._liveness is not None and not self._liveness.is_closed():
             await self._liveness.close()
         if self._pool is not None:
@@ -163,20 +176,30 @@ class WorkerRuntime:
 
     # -- claiming and finishing (worker threads) --------------------------------------------
 
-    def claim(self, job_id: uuid.UUID) -> ClaimedJob | None:
-        """Claim a job for this worker; None if it is not to run (finished, cancelled, owned).
+    def claim(self, job_id: uuid.UUID, engine: str) -> ClaimedJob | str | None:
+        """Claim a job for this worker: the job, HELD if queue controls hold it back (it stays
+        queued), or None if it is not to run (finished, cancelled, owned by a live worker).
 
         Claims of all threads that arrive together go to PostgreSQL as one statement.
         """
-        row = self.call(self._retrying("claim", lambda: self._claims.submit(job_id), within=60))
-        return None if row is None else msgspec.convert(dict(row), ClaimedJob)
+        claim = self.call(self._retrying("claim", lambda: self._claims.submit((job_id, engine)), within=60))
+        if claim is None or isinstance(claim, str):
+            return claim
+        return msgspec.convert(dict(claim), ClaimedJob)
 
-    async def _claim_batch(self, job_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record | None]:
+    async def _claim_batch(self, requests: Sequence[tuple[uuid.UUID, str]]) -> list[asyncpg.Record | str | None]:
         s = self.settings
-        claimed = await jobs.claim_jobs(
-            self.pool, job_ids, self.worker_id, lease_seconds=s.lease_seconds, max_worker_losses=s.max_worker_losses
+        claims = await jobs.claim_jobs(
+            self.pool,
+            [job_id for job_id, _ in requests],
+            self.worker_id,
+            lease_seconds=s.lease_seconds,
+            max_worker_losses=s.max_worker_losses,
+            limited=self.gate.limited(engine for _, engine in requests),
         )
-        return [claimed.get(job_id) for job_id in job_ids]
+        if claims.held:
+            self.gate.held_back(engine for job_id, engine in requests if job_id in claims.held)
+        return [HELD if job_id in claims.held else claims.claimed.get(job_id) for job_id, _ in requests]
 
     async def _finish_batch(self, finishes: Sequence[jobs.Finish]) -> list[bool]:
         recorded = await jobs.finish_jobs(self.pool, self.worker_id, finishes)
@@ -191,6 +214,7 @@ class WorkerRuntime:
         is taken over and runs again: nothing is lost, and success is still recorded once.
         """
         self.running.end(running)
+        self.gate.ended(running.job.engine)
         outcome = decide(running.job, running.op, result=running.result, exception=exception)
         context = structlog.contextvars.get_contextvars()
         if outcome.status is None:
@@ -263,6 +287,28 @@ class WorkerRuntime:
     def _on_cancel_notice(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         with contextlib.suppress(ValueError):
             self.running.request_cancel(uuid.UUID(payload))
+
+    async def _watch_controls(self) -> None:
+        """Read queue controls and say this process is alive, every `control_poll_seconds`."""
+        while True:
+            await asyncio.sleep(self.settings.control_poll_seconds)
+            try:
+                await self._look_at_controls()
+            except UNAVAILABLE as exc:
+                log.warning("queue_controls_unread", error=str(exc) or type(exc).__name__)
+            except Exception:
+                log.exception("queue_controls_crashed")
+
+    async def _look_at_controls(self) -> None:
+        await workers.register(
+            self.pool,
+            self.worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            queues=self.queues,
+            threads=self.threads,
+        )
+        self.gate.refresh(await controls.control_state(self.pool))
 
     async def _heartbeats(self) -> None:
         """Renew leases and write progress of running jobs; learn of cancellations and takeovers."""

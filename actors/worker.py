@@ -27,7 +27,7 @@ settings = load_settings()
 configure_logging(settings, process="worker")
 registry = load_engines()
 runtime = WorkerRuntime(settings, registry)
-broker = build_broker(settings, [LogContext(), JobLifecycle(runtime)])
+broker = build_broker(settings, [LogContext(), JobLifecycle(runtime)], gate=runtime.gate)
 dramatiq.set_broker(broker)
 # Run by the `dramatiq` command, the in-memory work queue ignores broker priority, so prefetch
 # only one message per thread there (Dramatiq reads `dramatiq_queue_prefetch` at import).
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     queues = {settings.queue_name(q) for q in args.queues} or None
+    runtime.queues, runtime.threads = list(args.queues or QUEUES), args.threads
     worker = dramatiq.Worker(broker, queues=queues, worker_threads=args.threads)
     worker.queue_prefetch = settings.worker_prefetch or 2 * args.threads
     worker.work_queue = BrokerPriorityQueue()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import asyncpg
 import msgspec
@@ -181,23 +182,48 @@ class Finish(msgspec.Struct, frozen=True):
     retry_in: float | None = None
 
 
+class Claims(NamedTuple):
+    """What a claim got: the rows of the jobs it took, and the ids that queue controls held back."""
+
+    claimed: dict[uuid.UUID, asyncpg.Record]
+    held: set[uuid.UUID]
+
+
 async def claim_jobs(
-    db: Db, job_ids: Sequence[uuid.UUID], worker_id: str, *, lease_seconds: float, max_worker_losses: int
-) -> dict[uuid.UUID, asyncpg.Record]:
-    """Take jobs for this worker; the rows of those it got (the others are finished,
-    cancelled, or owned by a live worker)."""
-    rows = await db.fetch(QUERIES.claim_jobs, list(job_ids), worker_id, lease_seconds, max_worker_losses)
-    return {row["id"]: row for row in rows}
+    db: Db,
+    job_ids: Sequence[uuid.UUID],
+    worker_id: str,
+    *,
+    lease_seconds: float,
+    max_worker_losses: int,
+    limited: Sequence[str] = (),
+) -> Claims:
+    """Take jobs for this worker. Those not claimed nor held are finished, cancelled, or owned
+    by a live worker. `limited` names the engines among them with a concurrency limit (as
+    far as the caller knows): their claims then count running jobs one claimer at a time."""
+    args = (list(job_ids), worker_id, lease_seconds, max_worker_losses)
+    if limited:
+        async with _connection(db) as conn, conn.transaction():
+            await conn.execute(QUERIES.lock_queue_limits, list(limited))
+            rows = await conn.fetch(QUERIES.claim_jobs, *args)
+    else:
+        rows = await db.fetch(QUERIES.claim_jobs, *args)
+    return Claims({row["id"]: row for row in rows if not row["held"]}, {row["id"] for row in rows if row["held"]})
+
+
+def _connection(db: Db) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+    """A connection of a pool (given back after), or the connection given."""
+    if isinstance(db, asyncpg.Pool):
+        return db.acquire()  # type: ignore[no-any-return]
+    return contextlib.nullcontext(db)
 
 
 async def claim_job(
     db: Db, job_id: uuid.UUID, worker_id: str, *, lease_seconds: float, max_worker_losses: int
 ) -> asyncpg.Record | None:
-    """Take one job for this worker; None if it is not to be run."""
-    claimed = await claim_jobs(
-        db, [job_id], worker_id, lease_seconds=lease_seconds, max_worker_losses=max_worker_losses
-    )
-    return claimed.get(job_id)
+    """Take one job for this worker; None if it is not to be run (or is held back)."""
+    claims = await claim_jobs(db, [job_id], worker_id, lease_seconds=lease_seconds, max_worker_losses=max_worker_losses)
+    return claims.claimed.get(job_id)
 
 
 async def finish_jobs(db: Db, worker_id: str, finishes: Sequence[Finish]) -> set[uuid.UUID]:

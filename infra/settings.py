@@ -36,6 +36,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     worker_prefetch: int = 0
     #: How often a worker writes heartbeats and progress of its running jobs.
     heartbeat_seconds: float = 0.5
+    #: How often a worker reads queue controls (pause, limits) and says it is alive.
+    control_poll_seconds: float = 0.5
     #: A running job whose heartbeat is older than this is taken over.
     lease_seconds: float = 30.0
     #: Losing the worker this many times while running fails a job (category worker_lost).

@@ -5,17 +5,40 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import threading
 import time
 import uuid
 
 
+_last_ms = 0
+_sequence = 0
+_sequence_lock = threading.Lock()
+
+
 def uuid7(now_ms: int | None = None) -> uuid.UUID:
-    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then randomness, so ids sort by creation."""
-    ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | rand & ((1 << 80) - 1)
-    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
-    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 4122 variant
+    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, a 12-bit sequence, then randomness, so ids
+    sort by creation — within one millisecond too, for the ids one process makes (the sequence
+    counts up from a random start in each millisecond: RFC 9562's method 1). An id for a given
+    `now_ms` takes a random sequence instead."""
+    global _last_ms, _sequence
+    if now_ms is not None:
+        return _uuid7(now_ms, int.from_bytes(os.urandom(2), "big") & 0xFFF)
+    ms = time.time_ns() // 1_000_000
+    with _sequence_lock:
+        if ms > _last_ms:
+            _last_ms, _sequence = ms, int.from_bytes(os.urandom(2), "big") & 0x7FF
+        else:  # the same millisecond (or the clock went back): count on from the last id
+            ms, _sequence = _last_ms, _sequence + 1
+            if _sequence > 0xFFF:
+                _last_ms += 1
+                ms, _sequence = _last_ms, 0
+        sequence = _sequence
+    return _uuid7(ms, sequence)
+
+
+def _uuid7(ms: int, sequence: int) -> uuid.UUID:
+    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | sequence << 64 | 0x2 << 62 | rand
     return uuid.UUID(int=value)
 
 

@@ -124,6 +124,16 @@ class JobError(msgspec.Struct):
     category: ErrorCategory
 
 
+class JobEta(msgspec.Struct, kw_only=True):
+    """When a queued job is expected to run: from the jobs ahead of it (same queue, higher or
+    equal priority, older), its operation's recent mean run time and the queue's capacity."""
+
+    #: 1 for the next job of its queue to start.
+    position: int
+    estimated_start_at: datetime | None
+    estimated_finish_at: datetime | None
+
+
 class JobView(msgspec.Struct, kw_only=True):
     """A job as the API shows it."""
 
@@ -154,6 +164,10 @@ class JobView(msgspec.Struct, kw_only=True):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    #: Why a queued job does not start (queue_paused, queue_limit, global_limit), else null.
+    waiting_reason: str | None = None
+    #: A queued job's place in line and expected times (null when not queued or unknown).
+    eta: JobEta | None = None
 
 
 class JobBatchView(msgspec.Struct):

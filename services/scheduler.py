@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,6 +35,7 @@ from infra.publisher import Publisher
 from infra.retention import prune_finished
 from infra.settings import Settings
 from infra.sql import QUERIES
+from infra.workers import LEADER_PREFIX
 from schemas.jobs import JobStatus
 from services import cron
 
@@ -51,6 +54,11 @@ RELAY_EVERY = 1.0
 RELAY_BATCH = 500
 RESCUE_EVERY = 2.0
 CAMPAIGN_EVERY = 2.0
+
+
+def scheduler_id() -> str:
+    """This scheduler process: host and pid."""
+    return f"{socket.gethostname()[:40]}-{os.getpid()}"
 
 
 class Scheduler:
@@ -91,7 +99,7 @@ class Scheduler:
         announced = False
         while not self.stopping.is_set():
             try:
-                conn = await connect(self.settings.database_url, application_name="conveyor-scheduler-leader")
+                conn = await connect(self.settings.database_url, application_name=LEADER_PREFIX + scheduler_id())
                 if await conn.fetchval(QUERIES.try_leader_lock, LEADER_LOCK):
                     log.info("scheduler_leading")
                     self.is_leader = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -9,7 +10,7 @@ import asyncpg
 import msgspec
 
 from actors.sdk import Registry
-from infra import jobs
+from infra import controls, jobs
 from infra.dispatch import Dispatcher
 from infra.jobs import NewJob, to_dispatch
 from infra.settings import Settings
@@ -17,16 +18,21 @@ from schemas.engines import ENGINES
 from schemas.errors import FieldError, field_error, join_path, nul_errors
 from schemas.ids import uuid7
 from schemas.jobs import MAX_DELAY_SECONDS, JobStatus, JobSubmit, due_time, priority_value
+from schemas.operations import GLOBAL, Controls
 
 
 class SubmitError(Exception):
     """A submission refused as a whole, with the fields at fault."""
 
-    def __init__(self, errors: list[FieldError], *, status: int = 422, code: str = "invalid_job") -> None:
+    def __init__(
+        self, errors: list[FieldError], *, status: int = 422, code: str = "invalid_job", retry_after: int | None = None
+    ) -> None:
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
         self.errors = errors
         self.status = status
         self.code = code
+        #: Seconds after which the same submission may succeed (a full queue), else None.
+        self.retry_after = retry_after
 
 
 def build_job(
@@ -152,3 +158,23 @@ async def submit_jobs(dispatcher: Dispatcher, tenant: str, new: Sequence[NewJob]
     stored = await store_jobs(dispatcher.pool, tenant, new)
     dispatcher.send([to_dispatch(row) for row, created in stored if created and row["status"] == JobStatus.QUEUED])
     return stored
+
+
+#: What a submission refused by a full backlog is told to wait before trying again.
+BACKLOG_RETRY_AFTER_SECONDS = 5
+
+
+async def check_backlog(pool: asyncpg.Pool, state: Controls, new: Sequence[NewJob], *, at: str = "engine") -> None:
+    """429 (SubmitError) if storing these jobs would take a queue, or all queues together, past
+    its max_backlog (queued and scheduled jobs); a batch is refused whole."""
+    per_engine = Counter(job.engine for job in new)
+    full: list[FieldError] = []
+    for engine, count in sorted(per_engine.items()):
+        limit = state.get(engine).max_backlog
+        if limit is not None and (waiting := await controls.backlog(pool, engine)) + count > limit:
+            full.append(FieldError(at, f"queue {engine} is full: {waiting} jobs wait, max_backlog is {limit}"))
+    limit = state.get(GLOBAL).max_backlog
+    if not full and limit is not None and (waiting := await controls.backlog(pool, None)) + len(new) > limit:
+        full.append(FieldError(at, f"the queues are full: {waiting} jobs wait, the global max_backlog is {limit}"))
+    if full:
+        raise SubmitError(full, status=429, code="queue_full", retry_after=BACKLOG_RETRY_AFTER_SECONDS)

@@ -17,6 +17,7 @@ from dramatiq.middleware import SkipMessage
 from actors.release import release_stranded, republish
 from actors.runtime import WorkerRuntime
 from actors.sdk import JobError, JobInterrupt
+from infra.broker import defer
 from schemas.jobs import JobStatus
 
 log = structlog.get_logger("conveyor.worker")
@@ -48,10 +49,15 @@ class JobLifecycle(dramatiq.Middleware):
         self.runtime.stop()
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
-        """Claim the message's job, or skip the message."""
-        op = self._operation(message)
+        """Claim the message's job, or skip the message (or give it back, if the job is held)."""
+        engine, _, name = message.actor_name.partition(".")
+        op = self.runtime.registry.get(engine, name)
+        if op is None:  # checked before claiming: another worker may have the operation
+            log.warning("job_given_back", reason="this worker lacks the operation")
+            defer(message)
+            raise SkipMessage()
         try:
-            job = self.runtime.claim(uuid.UUID(message.message_id))
+            job = self.runtime.claim(uuid.UUID(message.message_id), engine)
         except ValueError:
             log.error("message_rejected", reason="message id is not a job id")
             message.fail()
@@ -63,14 +69,15 @@ class JobLifecycle(dramatiq.Middleware):
         if job is None:
             log.info("job_skipped", reason="finished, cancelled or running elsewhere")
             raise SkipMessage()
+        if isinstance(job, str):  # held back by a pause or a limit: the message keeps its place
+            log.info("job_held", reason=self.runtime.gate.controls.waiting_reason(engine) or "queue_controls")
+            defer(message)
+            raise SkipMessage()
         structlog.contextvars.bind_contextvars(attempt=job.attempts)
         if job.status is not JobStatus.RUNNING:
             log.warning("job_settled_at_claim", status=job.status.value, error=job.error)
             if job.status is JobStatus.FAILED:
                 message.fail()
-            raise SkipMessage()
-        if op is None:  # a message for an actor this worker has no operation for
-            message.fail()
             raise SkipMessage()
         self.runtime.running.begin(job, op)
         log.info("job_started", tenant=job.tenant)
@@ -92,10 +99,6 @@ class JobLifecycle(dramatiq.Middleware):
             message.fail()
         elif outcome.status is JobStatus.QUEUED:
             republish(broker, self.runtime, running.job)
-
-    def _operation(self, message: dramatiq.MessageProxy) -> Any:
-        engine, _, name = message.actor_name.partition(".")
-        return self.runtime.registry.get(engine, name)
 
     def _requeue(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy) -> None:
         """Put a message we could not claim back on its queue rather than lose it."""

@@ -13,11 +13,14 @@ from litestar.openapi import OpenAPIConfig
 
 from actors.sdk import Registry, load_engines
 from infra.broker import queue_declarations
+from infra.controls import ControlsCache
 from infra.db import create_pool
 from infra.dispatch import Dispatcher
 from infra.logging import configure_logging
 from infra.publisher import Publisher
+from infra.rabbitmq_admin import management_client
 from infra.settings import Settings, load_settings
+from services.gateway.audit import AuditController
 from services.gateway.auth import ApiKeyAuthentication, KeyCache
 from services.gateway.context import RequestContext
 from services.gateway.deps import Resources, provide_resources
@@ -25,7 +28,9 @@ from services.gateway.engines import EngineController, engine_list
 from services.gateway.errors import HANDLERS
 from services.gateway.health import HealthController
 from services.gateway.jobs import JobController
+from services.gateway.queues import LimitsController, QueueController
 from services.gateway.schedules import ScheduleController
+from services.gateway.workers import ClusterHealthController, WorkerController
 from services.gateway.workflows import WorkflowController
 
 PUBLIC = [r"^/healthz$", r"^/readyz$", r"^/schema"]
@@ -50,6 +55,7 @@ def create_app(
             await pub.wait_ready(5.0)
         dispatcher = Dispatcher(db, pub, settings)
         dispatcher.start()
+        management = management_client(settings)
         app.state.resources = Resources(
             settings=settings,
             registry=registry,
@@ -57,11 +63,14 @@ def create_app(
             publisher=pub,
             dispatcher=dispatcher,
             engines=engine_list(registry, settings),
+            management=management,
+            controls=ControlsCache(db),
         )
         app.state.key_cache = KeyCache(db, ttl=settings.key_cache_seconds)
         try:
             yield
         finally:
+            await management.aclose()
             await dispatcher.close()
             if publisher is None:
                 await pub.stop()
@@ -69,7 +78,18 @@ def create_app(
                 await db.close()
 
     return Litestar(
-        route_handlers=[JobController, WorkflowController, ScheduleController, EngineController, HealthController],
+        route_handlers=[
+            JobController,
+            WorkflowController,
+            ScheduleController,
+            EngineController,
+            HealthController,
+            QueueController,
+            LimitsController,
+            AuditController,
+            WorkerController,
+            ClusterHealthController,
+        ],
         dependencies={"resources": Provide(provide_resources, sync_to_thread=False)},
         middleware=[RequestContext(), DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC)],
         exception_handlers=HANDLERS,

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import httpx
 from litestar import Request
 from litestar.datastructures import State
 
 from actors.sdk import Registry
+from infra.controls import ControlsCache
 from infra.dispatch import Dispatcher
 from infra.keys import Principal
 from infra.publisher import Publisher
@@ -27,6 +29,10 @@ class Resources:
     publisher: Publisher
     dispatcher: Dispatcher
     engines: EngineList
+    #: A client of RabbitMQ's management API.
+    management: httpx.AsyncClient
+    #: Queue controls, read at most once a second (backpressure on submissions).
+    controls: ControlsCache
 
 
 def provide_resources(state: State) -> Resources:

@@ -53,8 +53,9 @@ def on_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Err
 
 
 def on_submit_error(request: Request[Any, Any, Any], exc: SubmitError) -> Response[ErrorBody]:
-    """A refused submission → 422 (or 409) naming each field at fault."""
-    return respond(request, exc.status, ErrorBody(error=exc.code, detail=str(exc), errors=exc.errors))
+    """A refused submission → 422 (409, or 429 with Retry-After) naming each field at fault."""
+    headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+    return respond(request, exc.status, ErrorBody(error=exc.code, detail=str(exc), errors=exc.errors), headers)
 
 
 def on_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:

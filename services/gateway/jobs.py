@@ -28,7 +28,8 @@ from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError, same_key
 from services.gateway.paging import after_cursor, text_filters
-from services.submit import build_job, build_jobs, submit_jobs
+from services.operations import annotate_waiting
+from services.submit import build_job, build_jobs, check_backlog, submit_jobs
 
 JobId = Annotated[uuid.UUID, Parameter(description="The job's id")]
 
@@ -56,6 +57,7 @@ class JobController(Controller):
         """Queue a job: 202 with the job, or 200 with the earlier job for a repeated idempotency key."""
         data.idempotency_key = same_key(data.idempotency_key, idempotency_key)
         new = build_job(data, resources.registry, resources.settings)
+        await check_backlog(resources.pool, await resources.controls.get(), [new])
         [(row, created)] = await submit_jobs(resources.dispatcher, principal.tenant, [new])
         view = to_view(row)
         return Response(view, status_code=202 if created else 200, headers={"Location": f"{self.path}/{view.id}"})
@@ -64,6 +66,7 @@ class JobController(Controller):
     async def submit_batch(self, data: JobBatchSubmit, resources: Resources, principal: Principal) -> JobBatchView:
         """All or nothing: every job is checked first, then all are stored in one transaction."""
         new = build_jobs(data.jobs, resources.registry, resources.settings, at="jobs")
+        await check_backlog(resources.pool, await resources.controls.get(), new, at="jobs")
         stored = await submit_jobs(resources.dispatcher, principal.tenant, new)
         return JobBatchView(jobs=[to_view(row) for row, _ in stored])
 
@@ -73,7 +76,9 @@ class JobController(Controller):
         row = await jobs.get_job(resources.pool, principal.tenant, job_id)
         if row is None:
             raise not_found(job_id)
-        return to_view(row)
+        view = to_view(row)
+        await annotate_waiting(resources.pool, resources.settings, [view])
+        return view
 
     @get("/", guards=[requires(Scope.JOBS_READ)], summary="List jobs, newest first")
     async def list_jobs(
@@ -108,6 +113,7 @@ class JobController(Controller):
         )
         rows = await jobs.list_jobs(resources.pool, principal.tenant, where, after=after, limit=limit + 1)
         items = [to_view(row) for row in rows[:limit]]
+        await annotate_waiting(resources.pool, resources.settings, items)
         next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
         return JobPage(items=items, next_cursor=next_cursor)
 

@@ -19,6 +19,13 @@ def test_uuid7_is_unique_within_a_millisecond() -> None:
     assert len({uuid7(5) for _ in range(1000)}) == 1000
 
 
+def test_uuid7_made_in_one_process_sort_in_the_order_made() -> None:
+    # Given many ids made within a few milliseconds, Then they sort as they were made
+    made = [uuid7() for _ in range(10_000)]
+    assert made == sorted(made)
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in made[:100])
+
+
 def test_cursor_round_trips() -> None:
     job_id = uuid7()
     assert decode_cursor(encode_cursor(job_id)) == job_id

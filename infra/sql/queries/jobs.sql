@@ -102,30 +102,70 @@ RETURNING *;
 -- loss). A job whose cancellation was asked is cancelled instead; one that lost its worker
 -- too often fails. One guarded UPDATE: concurrent claimers of a job wait for each other's
 -- row lock and re-check the guard, so exactly one gets it.
+-- Queue controls hold queued jobs back: a paused queue's, and those past a queue's or the
+-- global max_concurrency (counting running jobs and the batch's own, highest priority first).
+-- Answers the claimed rows (held false) and the held-back ones (held true; they stay queued).
+-- With a limit set, the caller first takes lock_queue_limits in the same transaction, so that
+-- claimers on every host count one after the other.
 -- $1 ids, $2 worker id, $3 lease seconds, $4 max worker losses
-UPDATE jobs
-SET status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
-                  WHEN status = 'running' AND worker_losses + 1 >= $4 THEN 'failed'
-                  ELSE 'running' END::job_status,
-    attempts = attempts + (cancel_requested_at IS NULL AND NOT (status = 'running' AND worker_losses + 1 >= $4))::int,
-    worker_losses = worker_losses + (status = 'running')::int,
-    worker_id = $2,
-    heartbeat_at = now(),
-    started_at = CASE WHEN cancel_requested_at IS NULL THEN now() ELSE started_at END,
-    finished_at = CASE WHEN cancel_requested_at IS NOT NULL OR (status = 'running' AND worker_losses + 1 >= $4)
-                       THEN now() END,
-    progress = 0,
-    progress_message = NULL,
-    error = CASE WHEN cancel_requested_at IS NOT NULL
-                 THEN jsonb_build_object('type', 'Cancelled', 'message', 'cancelled on request', 'category', 'cancelled')
-                 WHEN status = 'running' AND worker_losses + 1 >= $4
-                 THEN jsonb_build_object('type', 'WorkerLost', 'category', 'worker_lost',
-                                         'message', 'the worker running this job was lost ' || $4 || ' times')
-                 ELSE error END
-WHERE id = ANY($1::uuid[])
-  AND (status = 'queued'
-       OR (status = 'running' AND worker_id IS DISTINCT FROM $2 AND conveyor_worker_gone(worker_id, heartbeat_at, $3)))
-RETURNING *;
+WITH control AS (
+    SELECT queue, paused, max_concurrency FROM queue_controls WHERE paused OR max_concurrency IS NOT NULL
+), candidate AS (
+    SELECT j.id, j.engine,
+           row_number() OVER (PARTITION BY j.engine ORDER BY j.priority DESC, j.id) AS nth_of_queue,
+           row_number() OVER (ORDER BY j.priority DESC, j.id) AS nth
+    FROM jobs j
+    WHERE j.id = ANY($1::uuid[]) AND j.status = 'queued' AND EXISTS (SELECT 1 FROM control)
+), running AS (
+    SELECT engine, count(*) AS n FROM jobs
+    WHERE status = 'running' AND EXISTS (SELECT 1 FROM control WHERE max_concurrency IS NOT NULL)
+    GROUP BY engine
+), held AS (
+    SELECT c.id FROM candidate c
+    LEFT JOIN control q ON q.queue = c.engine
+    LEFT JOIN control g ON g.queue = '*'
+    WHERE coalesce(q.paused, false)
+       OR q.max_concurrency < coalesce((SELECT r.n FROM running r WHERE r.engine = c.engine), 0) + c.nth_of_queue
+       OR g.max_concurrency < coalesce((SELECT sum(r.n) FROM running r), 0) + c.nth
+), claimed AS (
+    UPDATE jobs
+    SET status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
+                      WHEN status = 'running' AND worker_losses + 1 >= $4 THEN 'failed'
+                      ELSE 'running' END::job_status,
+        attempts = attempts + (cancel_requested_at IS NULL AND NOT (status = 'running' AND worker_losses + 1 >= $4))::int,
+        worker_losses = worker_losses + (status = 'running')::int,
+        worker_id = $2,
+        heartbeat_at = now(),
+        -- the statement's time, not the transaction's: a limited claim may have waited for its lock
+        started_at = CASE WHEN cancel_requested_at IS NULL THEN statement_timestamp() ELSE started_at END,
+        finished_at = CASE WHEN cancel_requested_at IS NOT NULL OR (status = 'running' AND worker_losses + 1 >= $4)
+                           THEN statement_timestamp() END,
+        progress = 0,
+        progress_message = NULL,
+        error = CASE WHEN cancel_requested_at IS NOT NULL
+                     THEN jsonb_build_object('type', 'Cancelled', 'message', 'cancelled on request', 'category', 'cancelled')
+                     WHEN status = 'running' AND worker_losses + 1 >= $4
+                     THEN jsonb_build_object('type', 'WorkerLost', 'category', 'worker_lost',
+                                             'message', 'the worker running this job was lost ' || $4 || ' times')
+                     ELSE error END
+    WHERE id = ANY($1::uuid[])
+      AND NOT id IN (SELECT id FROM held)
+      AND (status = 'queued'
+           OR (status = 'running' AND worker_id IS DISTINCT FROM $2 AND conveyor_worker_gone(worker_id, heartbeat_at, $3)))
+    RETURNING *
+)
+SELECT claimed.*, false AS held FROM claimed
+UNION ALL
+SELECT j.*, true AS held FROM jobs j WHERE j.id IN (SELECT id FROM held);
+
+-- name: lock_queue_limits
+-- Take the control rows of limited queues (and the global one), in one order, so claims
+-- under a limit count running jobs one after the other; held until the transaction ends.
+-- $1 engines being claimed
+SELECT queue FROM queue_controls
+WHERE max_concurrency IS NOT NULL AND (queue = ANY($1::text[]) OR queue = '*')
+ORDER BY queue
+FOR UPDATE;
 
 -- name: finish_jobs
 -- Record how attempts ended, for the jobs this worker still owns: succeeded, failed,
