@@ -9,7 +9,6 @@ import threading
 import time
 import uuid
 
-
 _last_ms = 0
 _sequence = 0
 _sequence_lock = threading.Lock()
