@@ -8,10 +8,20 @@ claims is held back, and opens it again when a job of that queue ends here.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+import asyncpg
+import structlog
+
+from infra import controls, workers
 from schemas.operations import Controls
+
+log = structlog.get_logger("conveyor.worker")
 
 
 class QueueGate:
@@ -63,3 +73,31 @@ class QueueGate:
         """The engines among these whose claims must count running jobs under a lock."""
         with self._lock:
             return self._controls.limited(engines)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a worker process tells the registry of itself."""
+
+    worker_id: str
+    queues: list[str]
+    threads: int
+
+
+async def look_at_controls(gate: QueueGate, pool: asyncpg.Pool, me: Registration) -> None:
+    """Say this process is alive, and read the queue controls into its gate."""
+    await workers.register(
+        pool, me.worker_id, host=socket.gethostname(), pid=os.getpid(), queues=me.queues, threads=me.threads
+    )
+    gate.refresh(await controls.control_state(pool))
+
+
+async def watch_controls(gate: QueueGate, pool: asyncpg.Pool, me: Registration, interval: float) -> None:
+    """`look_at_controls` every `interval` seconds; a database that does not answer keeps the
+    last controls (its claims fail meanwhile anyway)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await look_at_controls(gate, pool, me)
+        except Exception as exc:
+            log.warning("queue_controls_unread", error=str(exc) or type(exc).__name__)

@@ -23,7 +23,7 @@ import asyncpg
 import msgspec
 import structlog
 
-from actors.controls import QueueGate
+from actors.controls import QueueGate, Registration, look_at_controls, watch_controls
 from actors.outcome import ClaimedJob, Outcome, decide, encode_result, outcome_log
 from actors.running import Running, RunningJobs
 from actors.sdk import (
@@ -32,7 +32,7 @@ from actors.sdk import (
     PermanentError,
     Registry,
 )
-from infra import controls, jobs, workers
+from infra import jobs, workers
 from infra.batching import Batcher
 from infra.db import connect, create_pool
 from infra.settings import Settings
@@ -132,8 +132,10 @@ class WorkerRuntime:
             loop = asyncio.get_running_loop()
             self._heartbeat_task = loop.create_task(self._heartbeats())
             self._watchdog_task = loop.create_task(self._watchdog())
-            await self._look_at_controls()
-            self._controls_task = loop.create_task(self._watch_controls())
+            registration = Registration(self.worker_id, self.queues, self.threads)
+            await look_at_controls(self.gate, self.pool, registration)
+            interval = self.settings.control_poll_seconds
+            self._controls_task = loop.create_task(watch_controls(self.gate, self.pool, registration, interval))
 
     async def _close(self) -> None:
         for task in (self._heartbeat_task, self._watchdog_task, self._controls_task):
@@ -287,28 +289,6 @@ class WorkerRuntime:
     def _on_cancel_notice(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         with contextlib.suppress(ValueError):
             self.running.request_cancel(uuid.UUID(payload))
-
-    async def _watch_controls(self) -> None:
-        """Read queue controls and say this process is alive, every `control_poll_seconds`."""
-        while True:
-            await asyncio.sleep(self.settings.control_poll_seconds)
-            try:
-                await self._look_at_controls()
-            except UNAVAILABLE as exc:
-                log.warning("queue_controls_unread", error=str(exc) or type(exc).__name__)
-            except Exception:
-                log.exception("queue_controls_crashed")
-
-    async def _look_at_controls(self) -> None:
-        await workers.register(
-            self.pool,
-            self.worker_id,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            queues=self.queues,
-            threads=self.threads,
-        )
-        self.gate.refresh(await controls.control_state(self.pool))
 
     async def _heartbeats(self) -> None:
         """Renew leases and write progress of running jobs; learn of cancellations and takeovers."""

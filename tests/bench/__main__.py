@@ -31,6 +31,8 @@ from tests.support.system import System, base_settings, clone_database, create_t
 
 ECHO = {"engine": "general", "operation": "echo", "params": {"value": 1}}
 THREADS = 8
+#: A concurrency limit no drain reaches: what enforcing a limit costs, and nothing else.
+LIMIT_HIGH = 1000
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -85,12 +87,16 @@ class Bench:
             system.close()
         return figures
 
-    async def drain(self, processes: int) -> dict[str, float]:
-        """A backlog of echo jobs drained by `processes` worker processes of 8 threads."""
-        system = await self.system(f"drain{processes}")
+    async def drain(self, processes: int, *, limit: int | None = None) -> dict[str, float]:
+        """A backlog of echo jobs drained by `processes` worker processes of 8 threads (under a
+        concurrency limit on their queue, if given: what the limit's bookkeeping costs)."""
+        system = await self.system(f"drain{processes}" + ("" if limit is None else f"_limit{limit}"))
         system.start_gateway()
         try:
             async with system.client(await system.api_key("bench")) as http:
+                if limit is not None:
+                    response = await http.put("/v1/queues/general/limits", json={"max_concurrency": limit})
+                    assert response.status_code == 200, response.text
                 for _ in range(self.jobs // 500):
                     response = await http.post("/v1/jobs/batch", json={"jobs": [ECHO] * 500})
                     assert response.status_code == 202, response.text
@@ -244,6 +250,7 @@ async def run(jobs: int, *, only_workflows: bool = False) -> None:
             if not only_workflows:
                 figures["submit"] = await bench.submit_rates()
                 figures["drain"] = {p: await bench.drain(p) for p in (1, 2)}
+                figures["drain_limited"] = await bench.drain(1, limit=LIMIT_HIGH)
                 figures["bare_dramatiq"] = {p: bench.bare(p) for p in (1, 2)}
                 figures["latency"] = await bench.latency()
             figures["workflows"] = await bench.workflows()
@@ -271,6 +278,11 @@ def print_jobs(figures: dict[str, Any]) -> None:
             f"bare Dramatiq no-op {bare[p]['jobs_per_second']:8.0f} jobs/s   ratio {ratio:4.2f}   "
             f"worker peak RSS {drains[p]['worker_peak_mb']:.0f} MiB"
         )
+    limited = figures["drain_limited"]
+    print(
+        f"drain, 1 × {THREADS}, queue limit {LIMIT_HIGH} (never reached)   {limited['per_s']:8.0f} jobs/s   "
+        f"ratio to no limit {limited['per_s'] / drains[1]['per_s']:4.2f}"
+    )
     print(
         f"submit → start, idle system                  p50 {latency['p50_ms']:.1f} ms   "
         f"p99 {latency['p99_ms']:.1f} ms   ({latency['samples']} jobs)"
