@@ -7,6 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.integration.conftest import MakeSystem
 from tests.support.system import System
 
@@ -26,6 +28,7 @@ async def _run(system: System, examples: int, *extra: str) -> tuple[int, str]:
     return process.returncode or 0, out.decode(errors="replace")
 
 
+@pytest.mark.timeout(360)  # thousands of requests: minutes on a busy two-core machine
 async def test_no_generated_request_gets_a_server_error(make_system: MakeSystem) -> None:
     # Given a system of its own (an admin key pauses queues and sets limits as it fuzzes), and
     # a valid key (and, in a second run, none), When schemathesis sends requests generated from

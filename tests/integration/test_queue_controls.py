@@ -92,13 +92,18 @@ async def test_queues_list_every_queue_with_broker_and_database_figures(make_sys
 async def test_pause_keeps_messages_in_rabbitmq_across_restarts_and_resume_runs_them_by_priority(
     make_system: MakeSystem,
 ) -> None:
-    # Given a system whose general queue is paused
+    # Given a system whose general queue is paused while a job of it runs
     system = await make_system()
     system.start_all(queues=("general",), threads=1)
     async with await admin_client(system) as admin:
+        running = await submit(admin, "sleep", {"seconds": 2})
+        await wait_for_status(admin, running["id"], "running")
         paused = await admin.post("/v1/queues/general/pause")
         assert paused.status_code == 200 and paused.json()["paused"] is True
         await asyncio.sleep(2)  # the pause reaches every worker within 2 s
+
+        # Then the running job finishes
+        await wait_for_status(admin, running["id"], "succeeded")
 
         # When jobs of every priority are submitted
         priorities = ["low", "normal", "high", "critical", "low", "high"]
