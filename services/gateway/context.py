@@ -10,6 +10,7 @@ from typing import cast
 import structlog
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
@@ -41,6 +42,9 @@ class RequestContext(ASGIMiddleware):
 
         try:
             await next_app(scope, receive, send_with_id)
+        except HTTPException as exc:  # raised by a middleware (401 of authentication): answered outside
+            status = exc.status_code
+            raise
         finally:
             log.info(
                 "request",

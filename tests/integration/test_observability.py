@@ -45,3 +45,18 @@ async def test_every_gateway_request_line_carries_request_id_and_tenant(
     assert found["tenant"].startswith("tenant-")
     generated = await client.get("/v1/engines")
     assert len(generated.headers["x-request-id"]) == 32
+
+
+async def test_a_request_refused_before_its_handler_is_logged_with_its_status(shared_system: System) -> None:
+    # Given no API key, When a request is refused by authentication
+    async with shared_system.client(None) as anonymous:
+        response = await anonymous.get("/v1/jobs", headers={"X-Request-ID": "trace-no-key-1"})
+    assert response.status_code == 401
+
+    # Then its access-log line says 401, not 500
+    async def line() -> dict | None:
+        matches = [entry for entry in shared_system.logs("gateway") if entry.get("request_id") == "trace-no-key-1"]
+        return matches[-1] if matches else None
+
+    found = await eventually(line, timeout=5, message="the request's log line")
+    assert found["status"] == 401
