@@ -128,9 +128,9 @@ async def queue_figures(db: Db) -> QueueFigures:
     return figures
 
 
-async def jobs_ahead(db: Db, jobs: Sequence[tuple[uuid.UUID, str, int]]) -> dict[uuid.UUID, int]:
-    """How many queued jobs of their queue go before each of these (id, engine, priority)."""
-    rows = await db.fetch(QUERIES.jobs_ahead, [j[0] for j in jobs], [j[1] for j in jobs], [j[2] for j in jobs])
+async def jobs_ahead(db: Db, jobs: Sequence[tuple[uuid.UUID, str]]) -> dict[uuid.UUID, int]:
+    """How many queued jobs of their queue go before each of these (id, engine)."""
+    rows = await db.fetch(QUERIES.jobs_ahead, [j[0] for j in jobs], sorted({j[1] for j in jobs}))
     return {row["id"]: row["ahead"] for row in rows}
 
 

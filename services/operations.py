@@ -113,7 +113,7 @@ async def annotate_waiting(pool: asyncpg.Pool, settings: Settings, views: Sequen
     if not queued:
         return
     state = await controls.control_state(pool)
-    ahead = await controls.jobs_ahead(pool, [(v.id, v.engine, v.priority) for v in queued])
+    ahead = await controls.jobs_ahead(pool, [(v.id, v.engine) for v in queued])
     inputs = await controls.eta_inputs(pool, sorted({(v.engine, v.operation) for v in queued}))
     live = await workers.live_workers(pool, lease_seconds=settings.lease_seconds)
     threads = workers.threads_per_queue(live)

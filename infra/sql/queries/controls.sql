@@ -57,13 +57,14 @@ GROUP BY engine, operation;
 
 -- name: jobs_ahead
 -- For queued jobs, how many queued jobs of their queue run before them (higher priority, or
--- the same and older).
--- $1 ids, $2 engines, $3 priorities
-SELECT t.id,
-       (SELECT count(*) FROM jobs a
-        WHERE a.engine = t.engine AND a.status = 'queued'
-          AND (a.priority > t.priority OR (a.priority = t.priority AND a.id < t.id))) AS ahead
-FROM unnest($1::uuid[], $2::text[], $3::smallint[]) AS t(id, engine, priority);
+-- the same and older): one walk of each queue's backlog in priority order.
+-- $1 ids, $2 engines
+SELECT id, ahead FROM (
+    SELECT id, row_number() OVER (PARTITION BY engine ORDER BY priority DESC, id) - 1 AS ahead
+    FROM jobs
+    WHERE status = 'queued' AND engine = ANY($2::text[])
+) ranked
+WHERE id = ANY($1::uuid[]);
 
 -- name: oldest_queued
 -- The oldest queued job's age per queue, in seconds.
