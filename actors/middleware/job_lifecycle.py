@@ -70,7 +70,7 @@ class JobLifecycle(dramatiq.Middleware):
             log.info("job_skipped", reason="finished, cancelled or running elsewhere")
             raise SkipMessage()
         if isinstance(job, str):  # held back by a pause or a limit: the message keeps its place
-            log.info("job_held", reason=self.runtime.gate.controls.waiting_reason(engine) or "queue_controls")
+            log.debug("job_held", reason=self.runtime.gate.controls.waiting_reason(engine) or "queue_controls")
             defer(message)
             raise SkipMessage()
         structlog.contextvars.bind_contextvars(attempt=job.attempts)
