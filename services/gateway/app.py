@@ -25,6 +25,7 @@ from services.gateway.engines import EngineController, engine_list
 from services.gateway.errors import HANDLERS
 from services.gateway.health import HealthController
 from services.gateway.jobs import JobController
+from services.gateway.requests import GatewayRequest
 from services.gateway.schedules import ScheduleController
 from services.gateway.workflows import WorkflowController
 
@@ -73,6 +74,7 @@ def create_app(
         dependencies={"resources": Provide(provide_resources, sync_to_thread=False)},
         middleware=[RequestContext(), DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC)],
         exception_handlers=HANDLERS,
+        request_class=GatewayRequest,
         lifespan=[resources],
         openapi_config=OpenAPIConfig(
             title="Conveyor",

@@ -73,7 +73,10 @@ def on_validation_error(request: Request[Any, Any, Any], exc: ValidationExceptio
 
 def _field(item: dict[str, Any]) -> FieldError:
     key = str(item.get("key") or "")
-    return field_error(str(item.get("message", "invalid")), "" if key == "data" else key)
+    message = str(item.get("message", "invalid"))
+    if key == "data" and message == "'data'":  # no body at all
+        return FieldError("body", "a JSON object is required")
+    return field_error(message, "" if key == "data" else key)
 
 
 def same_key(body_key: str | None, header_key: str | None) -> str | None:

@@ -27,7 +27,7 @@ from schemas.keys import Scope
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError, same_key
-from services.gateway.paging import after_cursor, text_filters
+from services.gateway.paging import after_cursor, text_filters, time_filters
 from services.submit import build_job, build_jobs, submit_jobs
 
 JobId = Annotated[uuid.UUID, Parameter(description="The job's id")]
@@ -51,7 +51,9 @@ class JobController(Controller):
         data: JobSubmit,
         resources: Resources,
         principal: Principal,
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", max_length=255)] = None,
+        idempotency_key: Annotated[
+            str | None, Parameter(header="Idempotency-Key", min_length=1, max_length=255)
+        ] = None,
     ) -> Response[JobView]:
         """Queue a job: 202 with the job, or 200 with the earlier job for a repeated idempotency key."""
         data.idempotency_key = same_key(data.idempotency_key, idempotency_key)
@@ -94,6 +96,7 @@ class JobController(Controller):
     ) -> JobPage:
         """A page of jobs; pass `next_cursor` back as `cursor` for the next one."""
         text_filters(engine=engine, operation=operation, tag=tag, node_key=node_key)
+        time_filters(created_after=created_after, created_before=created_before)
         after = after_cursor(cursor)
         where = JobFilter(
             statuses=[s.value for s in status] if status else None,
@@ -117,7 +120,7 @@ class JobController(Controller):
         job_id: JobId,
         resources: Resources,
         principal: Principal,
-        after: Annotated[int, Parameter(ge=0, description="Only events after this event id")] = 0,
+        after: Annotated[int, Parameter(ge=0, le=2**63 - 1, description="Only events after this event id")] = 0,
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
     ) -> JobEventPage:
         """Every state change of the job, oldest first."""
