@@ -33,7 +33,7 @@ from actors.sdk import (
 )
 from infra import jobs
 from infra.batching import Batcher
-from infra.db import connect, create_pool
+from infra.db import RETRYABLE, connect, create_pool
 from infra.settings import Settings
 from schemas.jobs import JobStatus
 
@@ -42,15 +42,7 @@ T = TypeVar("T")
 
 #: Errors after which a statement is worth trying again: the database is restarting or
 #: unreachable, or chose this statement as a deadlock victim.
-UNAVAILABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.DeadlockDetectedError,
-)
+UNAVAILABLE = RETRYABLE
 LIVENESS_PREFIX = "conveyor-worker:"
 WATCHDOG_INTERVAL = 0.1
 MAX_UNRECORDED = 256

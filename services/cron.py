@@ -19,6 +19,7 @@ import structlog
 
 from actors.sdk import Registry, load_engines
 from infra import schedules
+from infra.db import UNAVAILABLE
 from infra.dispatch import Dispatcher
 from infra.jobs import Dispatch
 from infra.settings import Settings
@@ -30,7 +31,6 @@ log = structlog.get_logger("conveyor.cron")
 
 CHANNEL = "conveyor_schedules"
 FIRE_BATCH = 100
-UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 
 async def run_schedules(dispatcher: Dispatcher, settings: Settings, changed: asyncio.Event) -> None:

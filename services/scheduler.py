@@ -26,7 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from infra import jobs
 from infra.broker import queue_declarations
-from infra.db import connect, create_pool
+from infra.db import UNAVAILABLE, connect, create_pool
 from infra.dispatch import Dispatcher, relay_outbox
 from infra.jobs import to_dispatch
 from infra.publisher import Publisher
@@ -39,13 +39,6 @@ from services import cron
 log = structlog.get_logger("conveyor.scheduler")
 
 LEADER_LOCK = 7361023002
-UNAVAILABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-)
 PROMOTE_BATCH = 500
 RELAY_EVERY = 1.0
 RELAY_BATCH = 500
