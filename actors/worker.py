@@ -25,7 +25,7 @@ from schemas.engines import QUEUES
 
 settings = load_settings()
 configure_logging(settings, process="worker")
-registry = load_engines()
+registry = load_engines(diagnostics=settings.diagnostics)
 runtime = WorkerRuntime(settings, registry)
 broker = build_broker(settings, [LogContext(), JobLifecycle(runtime)])
 dramatiq.set_broker(broker)

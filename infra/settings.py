@@ -55,6 +55,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_batch_size: int = 1000
     #: How often the scheduler leader sweeps finished jobs past retention.
     retention_interval_seconds: float = 600.0
+    #: Offer the diagnostic operations that nothing can cancel or time out (general.block);
+    #: for tests and drills, never for tenants.
+    diagnostics: bool = False
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     #: Where `make services` keeps the data of the RabbitMQ and PostgreSQL it starts.

@@ -36,7 +36,7 @@ FIRE_BATCH = 100
 async def run_schedules(dispatcher: Dispatcher, settings: Settings, changed: asyncio.Event) -> None:
     """Fire schedules as their times come, until cancelled; sleep until the next one is due,
     `changed` is set (the leader's NOTIFY listener on CHANNEL sets it), or a second passes."""
-    registry = load_engines()
+    registry = load_engines(diagnostics=settings.diagnostics)
     while True:
         changed.clear()
         wait = await _fire_all_due(dispatcher, registry, settings)

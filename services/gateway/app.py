@@ -40,7 +40,7 @@ def create_app(
     registry: Registry | None = None,
 ) -> Litestar:
     """The gateway app; resources not given are opened at startup and closed at shutdown."""
-    registry = registry or load_engines()
+    registry = registry or load_engines(diagnostics=settings.diagnostics)
 
     @asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:

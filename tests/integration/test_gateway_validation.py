@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -197,3 +198,24 @@ async def test_empty_body_and_empty_idempotency_key_are_named(client: httpx.Asyn
     no_key = await client.post("/v1/jobs", json=ECHO, headers={"Idempotency-Key": ""})
     assert (empty.status_code, _fields(empty)) == (422, ["body"])
     assert (no_key.status_code, _fields(no_key)) == (422, ["idempotency_key"])
+
+
+async def test_diagnostic_operations_are_unknown_unless_diagnostics_are_on(
+    make_system: Callable[..., Awaitable[System]],
+) -> None:
+    # Given a gateway without CONVEYOR_DIAGNOSTICS
+    system = await make_system(diagnostics=False)
+    system.start_gateway()
+    async with system.client(await system.api_key("plain")) as http:
+        # When a tenant submits general.block, alone or in a workflow
+        job = {"engine": "general", "operation": "block", "params": {"seconds": 1}}
+        single = await http.post("/v1/jobs", json=job)
+        node = await http.post("/v1/workflows", json={"name": "w", "nodes": [{"key": "a", **job}]})
+        engines = (await http.get("/v1/engines")).json()["engines"]
+    # Then it is an unknown operation, and the engine list does not offer it
+    assert (single.status_code, _fields(single)) == (422, ["operation"])
+    assert "unknown operation 'block'" in single.json()["detail"]
+    assert (node.status_code, _fields(node)) == (422, ["nodes[0].operation"])
+    general = next(engine for engine in engines if engine["name"] == "general")
+    assert "block" not in {op["name"] for op in general["operations"]}
+    assert "echo" in {op["name"] for op in general["operations"]}
