@@ -192,11 +192,12 @@ class Scheduler:
         pruned = await prune_finished(
             dispatcher.pool, older_than_days=s.retention_days, batch_size=s.retention_batch_size, stopping=self.stopping
         )
-        if pruned.jobs or pruned.workflows:
+        if pruned.jobs or pruned.workflows or pruned.batch_keys:
             log.info(
                 "jobs_pruned",
                 jobs=pruned.jobs,
                 workflows=pruned.workflows,
+                batch_keys=pruned.batch_keys,
                 batches=pruned.batches,
                 older_than_days=s.retention_days,
             )

@@ -10,3 +10,5 @@ CREATE TABLE job_batches (
     created_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant, idempotency_key)
 );
+-- Retention finds old keys by age.
+CREATE INDEX job_batches_created_at ON job_batches (created_at);
