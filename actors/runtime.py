@@ -34,7 +34,7 @@ from actors.sdk import (
 )
 from infra import jobs, workers
 from infra.batching import Batcher
-from infra.db import connect, create_pool
+from infra.db import RETRYABLE, connect, create_pool
 from infra.settings import Settings
 from schemas.engines import QUEUES
 from schemas.jobs import JobStatus
@@ -44,15 +44,7 @@ T = TypeVar("T")
 
 #: Errors after which a statement is worth trying again: the database is restarting or
 #: unreachable, or chose this statement as a deadlock victim.
-UNAVAILABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.DeadlockDetectedError,
-)
+UNAVAILABLE = RETRYABLE
 LIVENESS_PREFIX = "conveyor-worker:"
 #: What a claim answers for a job that queue controls hold back (it stays queued).
 HELD = "held"

@@ -122,6 +122,8 @@ class Operation:
     description: str
     timeout_seconds: float | None = None
     permanent_errors: tuple[type[BaseException], ...] = ()
+    #: Only offered when CONVEYOR_DIAGNOSTICS=1 (it ignores cancellation and time limits).
+    diagnostic: bool = False
 
     @property
     def key(self) -> str:
@@ -160,6 +162,14 @@ class Registry:
         ops = (op for op in self._operations.values() if engine is None or op.engine == engine)
         return sorted(ops, key=lambda op: op.key)
 
+    def without_diagnostics(self) -> Registry:
+        """A registry of the same operations but the diagnostic ones."""
+        kept = Registry()
+        for op in self.operations():
+            if not op.diagnostic:
+                kept.add(op)
+        return kept
+
 
 REGISTRY = Registry()
 
@@ -172,26 +182,31 @@ def operation(
     result: type[R],
     timeout_seconds: float | None = None,
     permanent_errors: tuple[type[BaseException], ...] = (),
+    diagnostic: bool = False,
     registry: Registry = REGISTRY,
 ) -> Callable[[Callable[[JobContext, P], R]], Callable[[JobContext, P], R]]:
     """Declare `fn(ctx, params) -> result` as operation `name` of `engine`.
 
     `timeout_seconds` is the default time limit of its jobs; exceptions of the classes in
     `permanent_errors` fail a job at once, as PermanentError does; any other exception is
-    taken as transient and retried.
+    taken as transient and retried. A `diagnostic` operation is left out of the registry
+    `load_engines` answers unless diagnostics are on.
     """
 
     def register(fn: Callable[[JobContext, P], R]) -> Callable[[JobContext, P], R]:
         description = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-        registry.add(Operation(engine, name, fn, params, result, description, timeout_seconds, permanent_errors))
+        registry.add(
+            Operation(engine, name, fn, params, result, description, timeout_seconds, permanent_errors, diagnostic)
+        )
         return fn
 
     return register
 
 
-def load_engines(package: str = "actors.engines") -> Registry:
-    """Import every engine module so that its operations register; the registry."""
+def load_engines(package: str = "actors.engines", *, diagnostics: bool = False) -> Registry:
+    """Import every engine module so that its operations register; the registry, without the
+    diagnostic operations unless `diagnostics` (settings.diagnostics) is on."""
     module = importlib.import_module(package)
     for info in pkgutil.iter_modules(module.__path__, prefix=package + "."):
         importlib.import_module(info.name)
-    return REGISTRY
+    return REGISTRY if diagnostics else REGISTRY.without_diagnostics()

@@ -11,13 +11,12 @@ import signal
 import threading
 
 import dramatiq
-import dramatiq.worker
 
 from actors.middleware.job_lifecycle import EXPECTED, JobLifecycle
 from actors.middleware.log_context import LogContext
+from actors.middleware.work_order import WorkOrder
 from actors.runtime import WorkerRuntime
 from actors.sdk import Registry, load_engines
-from actors.work_queue import BrokerPriorityQueue
 from infra.broker import build_broker
 from infra.logging import configure_logging
 from infra.settings import Settings, load_settings
@@ -25,14 +24,12 @@ from schemas.engines import QUEUES
 
 settings = load_settings()
 configure_logging(settings, process="worker")
-registry = load_engines()
+registry = load_engines(diagnostics=settings.diagnostics)
 runtime = WorkerRuntime(settings, registry)
-broker = build_broker(settings, [LogContext(), JobLifecycle(runtime)], gate=runtime.gate)
+broker = build_broker(
+    settings, [LogContext(), JobLifecycle(runtime), WorkOrder(settings.worker_prefetch)], gate=runtime.gate
+)
 dramatiq.set_broker(broker)
-# Run by the `dramatiq` command, the in-memory work queue ignores broker priority, so prefetch
-# only one message per thread there (Dramatiq reads `dramatiq_queue_prefetch` at import).
-if not dramatiq.worker.QUEUE_PREFETCH:
-    dramatiq.worker.QUEUE_PREFETCH = settings.worker_prefetch or settings.worker_threads
 
 
 #: How long past the shutdown timeout a stopping worker waits for released jobs to be recorded.
@@ -67,8 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     queues = {settings.queue_name(q) for q in args.queues} or None
     runtime.queues, runtime.threads = list(args.queues or QUEUES), args.threads
     worker = dramatiq.Worker(broker, queues=queues, worker_threads=args.threads)
-    worker.queue_prefetch = settings.worker_prefetch or 2 * args.threads
-    worker.work_queue = BrokerPriorityQueue()
     broker.emit_after("process_boot")
     worker.start()
     stop.wait()

@@ -14,6 +14,31 @@ from infra.sql import QUERIES
 Db = asyncpg.Pool | asyncpg.Connection
 """Anything repository functions can run a statement on."""
 
+#: What a statement (or taking a pool connection for it) raises while PostgreSQL cannot serve
+#: it: unreachable or refusing connections (OSError: ConnectionRefusedError, reset, DNS),
+#: no answer in time (TimeoutError, which asyncio.TimeoutError is; also a pool's acquire
+#: timeout), a session that broke or was closed under us, a server shutting down, crashing,
+#: starting up or cancelling on an operator's order, or out of connection slots. Trying
+#: again later can succeed; the gateway answers 503, the loops wait and retry.
+UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,  # includes ConnectionDoesNotExistError
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin/crash shutdown, cannot connect now
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+#: What a statement raises when running it again may succeed: UNAVAILABLE, or chosen as a
+#: deadlock victim. A deadlock is not an outage (the server is fine), so the gateway does not
+#: answer 503 for one; loops that retry a statement retry it.
+RETRYABLE = (*UNAVAILABLE, asyncpg.exceptions.DeadlockDetectedError)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc`, or the exception it was raised from, says PostgreSQL is unavailable."""
+    return isinstance(exc, UNAVAILABLE) or isinstance(exc.__cause__, UNAVAILABLE)
+
 
 def json_text(value: Any) -> str:
     """A value as JSON text (what the json and jsonb codecs send)."""

@@ -14,14 +14,13 @@ import asyncpg
 import structlog
 
 from infra.broker import job_message
+from infra.db import UNAVAILABLE
 from infra.jobs import Dispatch, to_dispatch
 from infra.publisher import Outgoing, Publisher, PublishError
 from infra.settings import Settings
 from infra.sql import QUERIES
 
 log = structlog.get_logger(__name__)
-
-UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 
 def outgoing(settings: Settings, job: Dispatch) -> Outgoing:

@@ -18,6 +18,8 @@ class Pruned(msgspec.Struct, frozen=True):
     jobs: int = 0
     batches: int = 0
     workflows: int = 0
+    #: Idempotency keys of job batches (POST /v1/jobs/batch) whose jobs are all gone.
+    batch_keys: int = 0
 
 
 #: Workflows deleted per statement: each takes its nodes' jobs along, so far fewer than jobs.
@@ -36,17 +38,26 @@ async def prune_workflow_batch(db: Db, *, older_than_days: int, limit: int) -> i
     return deleted
 
 
+async def prune_batch_keys(db: Db, *, older_than_days: int, limit: int) -> int:
+    """Delete up to `limit` batch idempotency keys older than `older_than_days` whose jobs are all gone."""
+    deleted: int = await db.fetchval(QUERIES.prune_job_batches, older_than_days, limit)
+    return deleted
+
+
 async def prune_finished(
     db: Db, *, older_than_days: int, batch_size: int, stopping: asyncio.Event | None = None
 ) -> Pruned:
-    """Delete every job and workflow past retention, one short statement per batch, until none is left.
+    """Delete every job and workflow past retention (and then the batch idempotency keys left
+    without jobs), one short statement per batch, until none is left.
 
     Each batch is its own transaction, so no lock is held longer than one batch takes.
     """
     jobs, job_batches = await _sweep(prune_batch, db, older_than_days, batch_size, stopping)
     per_batch = max(1, int(batch_size * WORKFLOWS_PER_JOB_BATCH))
     workflows, workflow_batches = await _sweep(prune_workflow_batch, db, older_than_days, per_batch, stopping)
-    return Pruned(jobs=jobs, batches=job_batches + workflow_batches, workflows=workflows)
+    keys, key_batches = await _sweep(prune_batch_keys, db, older_than_days, batch_size, stopping)
+    batches = job_batches + workflow_batches + key_batches
+    return Pruned(jobs=jobs, batches=batches, workflows=workflows, batch_keys=keys)
 
 
 async def _sweep(

@@ -31,8 +31,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     key_cache_seconds: float = 10.0
     #: Threads per worker process.
     worker_threads: int = 8
-    #: Unacknowledged messages a worker process holds per queue; 0 means two per thread
-    #: (its in-memory queue is ordered by priority, so a critical job still goes first).
+    #: Unacknowledged messages a worker process holds per queue; 0 means two per thread. Every
+    #: worker runs the highest-priority message it holds first (actors/middleware/work_order.py).
     worker_prefetch: int = 0
     #: How often a worker writes heartbeats and progress of its running jobs.
     heartbeat_seconds: float = 0.5
@@ -57,6 +57,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_batch_size: int = 1000
     #: How often the scheduler leader sweeps finished jobs past retention.
     retention_interval_seconds: float = 600.0
+    #: Offer the diagnostic operations that nothing can cancel or time out (general.block);
+    #: for tests and drills, never for tenants.
+    diagnostics: bool = False
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     #: Where `make services` keeps the data of the RabbitMQ and PostgreSQL it starts.

@@ -19,6 +19,7 @@ import structlog
 
 from actors.sdk import Registry, load_engines
 from infra import schedules
+from infra.db import UNAVAILABLE
 from infra.dispatch import Dispatcher
 from infra.jobs import Dispatch
 from infra.settings import Settings
@@ -30,13 +31,12 @@ log = structlog.get_logger("conveyor.cron")
 
 CHANNEL = "conveyor_schedules"
 FIRE_BATCH = 100
-UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 
 async def run_schedules(dispatcher: Dispatcher, settings: Settings, changed: asyncio.Event) -> None:
     """Fire schedules as their times come, until cancelled; sleep until the next one is due,
     `changed` is set (the leader's NOTIFY listener on CHANNEL sets it), or a second passes."""
-    registry = load_engines()
+    registry = load_engines(diagnostics=settings.diagnostics)
     while True:
         changed.clear()
         wait = await _fire_all_due(dispatcher, registry, settings)

@@ -28,7 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from infra import jobs
 from infra.broker import queue_declarations
-from infra.db import connect, create_pool
+from infra.db import UNAVAILABLE, connect, create_pool
 from infra.dispatch import Dispatcher, relay_outbox
 from infra.jobs import to_dispatch
 from infra.publisher import Publisher
@@ -42,13 +42,6 @@ from services import cron
 log = structlog.get_logger("conveyor.scheduler")
 
 LEADER_LOCK = 7361023002
-UNAVAILABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-)
 PROMOTE_BATCH = 500
 RELAY_EVERY = 1.0
 RELAY_BATCH = 500
@@ -207,11 +200,12 @@ class Scheduler:
         pruned = await prune_finished(
             dispatcher.pool, older_than_days=s.retention_days, batch_size=s.retention_batch_size, stopping=self.stopping
         )
-        if pruned.jobs or pruned.workflows:
+        if pruned.jobs or pruned.workflows or pruned.batch_keys:
             log.info(
                 "jobs_pruned",
                 jobs=pruned.jobs,
                 workflows=pruned.workflows,
+                batch_keys=pruned.batch_keys,
                 batches=pruned.batches,
                 older_than_days=s.retention_days,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -10,14 +11,14 @@ import asyncpg
 import msgspec
 
 from actors.sdk import Registry
-from infra import controls, jobs
+from infra import batches, controls, jobs
 from infra.dispatch import Dispatcher
 from infra.jobs import NewJob, to_dispatch
 from infra.settings import Settings
 from schemas.engines import ENGINES
 from schemas.errors import FieldError, field_error, join_path, nul_errors
 from schemas.ids import uuid7
-from schemas.jobs import MAX_DELAY_SECONDS, JobStatus, JobSubmit, due_time, priority_value
+from schemas.jobs import MAX_DELAY_SECONDS, JobBatchSubmit, JobStatus, JobSubmit, due_time, priority_value
 from schemas.operations import GLOBAL, Controls
 
 
@@ -126,38 +127,87 @@ def build_jobs(submits: Sequence[JobSubmit], registry: Registry, settings: Setti
     return built
 
 
-async def store_jobs(pool: asyncpg.Pool, tenant: str, new: Sequence[NewJob]) -> list[tuple[asyncpg.Record, bool]]:
+Stored = list[tuple[asyncpg.Record, bool]]
+"""Each job of a submission: its row, and whether this submission created it."""
+
+
+async def store_jobs(pool: asyncpg.Pool, tenant: str, new: Sequence[NewJob]) -> Stored:
     """Store jobs in one transaction; (row, created) each, in order.
 
     A job whose idempotency key the tenant used before comes back as the earlier job
     (created False); if the earlier job was a different request, nothing is stored.
     """
     async with pool.acquire() as conn, conn.transaction():
-        rows = {row["id"]: row for row in await jobs.insert_jobs(conn, tenant, new)}
-        repeated = [job for job in new if job.id not in rows]
-        earlier = {}
-        if repeated:
-            keys = [job.idempotency_key for job in repeated if job.idempotency_key is not None]
-            earlier = {row["idempotency_key"]: row for row in await jobs.jobs_by_idempotency_key(conn, tenant, keys)}
-        out: list[tuple[asyncpg.Record, bool]] = []
-        for index, job in enumerate(new):
-            if job.id in rows:
-                out.append((rows[job.id], True))
-                continue
-            row = earlier[job.idempotency_key]
-            if (row["engine"], row["operation"], row["params"]) != (job.engine, job.operation, job.params):
-                field = "idempotency_key" if len(new) == 1 else f"jobs[{index}].idempotency_key"
-                message = f"was used for a different job ({row['id']}) with other engine, operation or params"
-                raise SubmitError([FieldError(field, message)], status=409, code="idempotency_conflict")
-            out.append((row, False))
-        return out
+        return await _store(conn, tenant, new)
 
 
-async def submit_jobs(dispatcher: Dispatcher, tenant: str, new: Sequence[NewJob]) -> list[tuple[asyncpg.Record, bool]]:
+async def store_batch(
+    pool: asyncpg.Pool, tenant: str, new: Sequence[NewJob], *, key: str, body_hash: bytes
+) -> tuple[Stored, bool]:
+    """Store a batch under an idempotency key, its jobs and the key in one transaction; the jobs
+    and True. For a key the tenant used before: that batch's jobs (created False) and False if
+    the body is the same; SubmitError 409 if it is not. Nothing is stored then."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await batches.claim_batch(conn, tenant, key, body_hash, [job.id for job in new]):
+            stored = await _store(conn, tenant, new)
+            if any(row["id"] != job.id for (row, _), job in zip(stored, new, strict=True)):
+                await batches.record_batch_jobs(conn, tenant, key, [row["id"] for row, _ in stored])
+            return stored, True
+        earlier = await batches.get_batch(conn, tenant, key)
+        assert earlier is not None  # the claim that won has committed
+        if earlier["body_hash"] != body_hash:
+            message = "was used for a different batch of jobs"
+            raise SubmitError([FieldError("idempotency_key", message)], status=409, code="idempotency_conflict")
+        return [(row, False) for row in await batches.jobs_in_order(conn, tenant, earlier["job_ids"])], False
+
+
+def batch_hash(batch: JobBatchSubmit) -> bytes:
+    """What tells two batches apart: SHA-256 of the batch as canonical JSON (defaults filled in,
+    keys sorted), so spacing and key order do not matter."""
+    return hashlib.sha256(msgspec.json.encode(batch, order="sorted")).digest()
+
+
+async def _store(conn: asyncpg.Connection, tenant: str, new: Sequence[NewJob]) -> Stored:
+    """Store jobs in the caller's transaction; see store_jobs."""
+    rows = {row["id"]: row for row in await jobs.insert_jobs(conn, tenant, new)}
+    repeated = [job for job in new if job.id not in rows]
+    earlier = {}
+    if repeated:
+        keys = [job.idempotency_key for job in repeated if job.idempotency_key is not None]
+        earlier = {row["idempotency_key"]: row for row in await jobs.jobs_by_idempotency_key(conn, tenant, keys)}
+    out: list[tuple[asyncpg.Record, bool]] = []
+    for index, job in enumerate(new):
+        if job.id in rows:
+            out.append((rows[job.id], True))
+            continue
+        row = earlier[job.idempotency_key]
+        if (row["engine"], row["operation"], row["params"]) != (job.engine, job.operation, job.params):
+            field = "idempotency_key" if len(new) == 1 else f"jobs[{index}].idempotency_key"
+            message = f"was used for a different job ({row['id']}) with other engine, operation or params"
+            raise SubmitError([FieldError(field, message)], status=409, code="idempotency_conflict")
+        out.append((row, False))
+    return out
+
+
+async def submit_jobs(dispatcher: Dispatcher, tenant: str, new: Sequence[NewJob]) -> Stored:
     """Store jobs, then hand the queued ones to the dispatcher (the outbox relay covers a failed publish)."""
     stored = await store_jobs(dispatcher.pool, tenant, new)
-    dispatcher.send([to_dispatch(row) for row, created in stored if created and row["status"] == JobStatus.QUEUED])
+    publish(dispatcher, stored)
     return stored
+
+
+async def submit_batch(
+    dispatcher: Dispatcher, tenant: str, new: Sequence[NewJob], *, key: str, body_hash: bytes
+) -> tuple[Stored, bool]:
+    """store_batch, then hand the queued jobs it created to the dispatcher."""
+    stored, created = await store_batch(dispatcher.pool, tenant, new, key=key, body_hash=body_hash)
+    publish(dispatcher, stored)
+    return stored, created
+
+
+def publish(dispatcher: Dispatcher, stored: Stored) -> None:
+    """Hand the queued jobs this submission created to the dispatcher."""
+    dispatcher.send([to_dispatch(row) for row, created in stored if created and row["status"] == JobStatus.QUEUED])
 
 
 #: What a submission refused by a full backlog is told to wait before trying again.

@@ -50,10 +50,11 @@ def sleep(ctx: JobContext, p: SleepParams) -> SleepResult:
     return SleepResult(slept=p.seconds)
 
 
-@operation("general", "block", params=SleepParams, result=SleepResult)
+@operation("general", "block", params=SleepParams, result=SleepResult, diagnostic=True)
 def block(ctx: JobContext, p: SleepParams) -> SleepResult:
     """Sleep in one blocking call that no cancellation or time limit can cut short, as a job
-    stuck in native code does (how a stopping worker copes with a thread it cannot interrupt)."""
+    stuck in native code does (how a stopping worker copes with a thread it cannot interrupt).
+    Offered only with CONVEYOR_DIAGNOSTICS=1."""
     time.sleep(p.seconds)
     return SleepResult(slept=p.seconds)
 

@@ -23,6 +23,11 @@ def _find(candidates: tuple[str, ...]) -> str:
     raise ServiceError("RabbitMQ is not installed: install the 'rabbitmq-server' package (or run `docker compose up`)")
 
 
+def rabbitmq_server() -> str:
+    """The rabbitmq-server script; ServiceError if RabbitMQ is not installed."""
+    return _find(SERVER_SCRIPTS)
+
+
 def enable_management() -> None:
     """Turn on the management plugin of the machine's own RabbitMQ node (it applies at once)."""
     plugins = shutil.which("rabbitmq-plugins")
@@ -82,7 +87,7 @@ class LocalRabbitMQ:
         out = self.data_dir / "server.out"
         with open(out, "ab") as log:
             server = self._server = subprocess.Popen(
-                [_find(SERVER_SCRIPTS)],
+                [rabbitmq_server()],
                 env=env,
                 stdout=log,
                 stderr=log,

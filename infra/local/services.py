@@ -8,8 +8,9 @@ from pathlib import Path
 import structlog
 
 from infra.local.net import host_port, is_local, port_open, wait_for_port
-from infra.local.postgres import LocalPostgres, ServiceError
-from infra.local.rabbitmq import LocalRabbitMQ, enable_management
+from infra.local.packages import install_packages
+from infra.local.postgres import LocalPostgres, ServiceError, pg_bindir
+from infra.local.rabbitmq import LocalRabbitMQ, enable_management, rabbitmq_server
 from infra.settings import Settings
 
 log = structlog.get_logger("conveyor.services")
@@ -43,8 +44,36 @@ def local_rabbitmq(settings: Settings) -> LocalRabbitMQ:
     return LocalRabbitMQ(Path(settings.local_dir) / "rabbitmq", port, management_port)
 
 
+def installed(package: str) -> bool:
+    """Whether the machine has the programs of a package Conveyor starts servers from."""
+    try:
+        if package == "postgresql":
+            pg_bindir()
+        else:
+            rabbitmq_server()
+    except ServiceError:
+        return False
+    return True
+
+
+def to_start(settings: Settings) -> list[str]:
+    """The packages whose servers Conveyor is to start here: none answers where the settings
+    point, and that is this machine."""
+    wanted = []
+    for package, url, default_port in (
+        ("postgresql", settings.database_url, 5432),
+        ("rabbitmq-server", settings.rabbitmq_url, 5672),
+    ):
+        host, port = host_port(url, default_port)
+        if is_local(host) and not port_open(host, port):
+            wanted.append(package)
+    return wanted
+
+
 def ensure_services(settings: Settings) -> Ensured:
-    """Make PostgreSQL and RabbitMQ (with its management console) reachable."""
+    """Make PostgreSQL and RabbitMQ (with its management console) reachable, installing their
+    packages first where they are missing and this process can (see infra.local.packages)."""
+    install_packages([package for package in to_start(settings) if not installed(package)])
     ensured = Ensured()
     host, port = host_port(settings.database_url, 5432)
     if port_open(host, port):

@@ -29,6 +29,7 @@ from services.gateway.errors import HANDLERS
 from services.gateway.health import HealthController
 from services.gateway.jobs import JobController
 from services.gateway.queues import LimitsController, QueueController
+from services.gateway.requests import GatewayRequest
 from services.gateway.schedules import ScheduleController
 from services.gateway.workers import ClusterHealthController, WorkerController
 from services.gateway.workflows import WorkflowController
@@ -44,7 +45,7 @@ def create_app(
     registry: Registry | None = None,
 ) -> Litestar:
     """The gateway app; resources not given are opened at startup and closed at shutdown."""
-    registry = registry or load_engines()
+    registry = registry or load_engines(diagnostics=settings.diagnostics)
 
     @asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:
@@ -93,6 +94,7 @@ def create_app(
         dependencies={"resources": Provide(provide_resources, sync_to_thread=False)},
         middleware=[RequestContext(), DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC)],
         exception_handlers=HANDLERS,
+        request_class=GatewayRequest,
         lifespan=[resources],
         openapi_config=OpenAPIConfig(
             title="Conveyor",

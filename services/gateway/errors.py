@@ -10,10 +10,14 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from infra.db import UNAVAILABLE, is_unavailable
 from schemas.errors import NUL_MESSAGE, ErrorBody, FieldError, field_error
 from services.submit import SubmitError
 
 log = structlog.get_logger("conveyor.gateway")
+
+#: What a 503 tells a client to wait before trying again.
+RETRY_AFTER_SECONDS = 1
 
 CODES = {
     400: "bad_request",
@@ -74,7 +78,10 @@ def on_validation_error(request: Request[Any, Any, Any], exc: ValidationExceptio
 
 def _field(item: dict[str, Any]) -> FieldError:
     key = str(item.get("key") or "")
-    return field_error(str(item.get("message", "invalid")), "" if key == "data" else key)
+    message = str(item.get("message", "invalid"))
+    if key == "data" and message == "'data'":  # no body at all
+        return FieldError("body", "a JSON object is required")
+    return field_error(message, "" if key == "data" else key)
 
 
 def same_key(body_key: str | None, header_key: str | None) -> str | None:
@@ -112,8 +119,17 @@ def on_unstorable_text(request: Request[Any, Any, Any], exc: asyncpg.PostgresErr
     return respond(request, 422, body)
 
 
+def on_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    """PostgreSQL cannot serve the request now (infra.db.UNAVAILABLE): 503, try again shortly."""
+    log.warning("database_unavailable", error_type=type(exc).__name__, error=str(exc))
+    body = ErrorBody(error="unavailable", detail="the database is unavailable; try again shortly")
+    return respond(request, 503, body, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     """A bug: log it with its traceback, answer 500 without details."""
+    if is_unavailable(exc):  # raised from an outage, wrapped on its way here
+        return on_unavailable(request, exc)
     log.exception("request_crashed", error_type=type(exc).__name__)
     body = ErrorBody(error="internal_error", detail="the server failed to handle this request; it has been logged")
     return respond(request, HTTP_500_INTERNAL_SERVER_ERROR, body)
@@ -126,5 +142,6 @@ HANDLERS: dict[Any, Any] = {
     HTTPException: on_http_error,
     asyncpg.exceptions.CharacterNotInRepertoireError: on_unstorable_text,
     asyncpg.exceptions.UntranslatableCharacterError: on_unstorable_text,
+    **dict.fromkeys(UNAVAILABLE, on_unavailable),
     Exception: on_unexpected,
 }

@@ -27,9 +27,9 @@ from schemas.keys import Scope
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError, same_key
-from services.gateway.paging import after_cursor, text_filters
+from services.gateway.paging import after_cursor, text_filters, time_filters
 from services.operations import annotate_waiting
-from services.submit import build_job, build_jobs, check_backlog, submit_jobs
+from services.submit import batch_hash, build_job, build_jobs, check_backlog, submit_batch, submit_jobs
 
 JobId = Annotated[uuid.UUID, Parameter(description="The job's id")]
 
@@ -52,7 +52,9 @@ class JobController(Controller):
         data: JobSubmit,
         resources: Resources,
         principal: Principal,
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", max_length=255)] = None,
+        idempotency_key: Annotated[
+            str | None, Parameter(header="Idempotency-Key", min_length=1, max_length=255)
+        ] = None,
     ) -> Response[JobView]:
         """Queue a job: 202 with the job, or 200 with the earlier job for a repeated idempotency key."""
         data.idempotency_key = same_key(data.idempotency_key, idempotency_key)
@@ -63,12 +65,28 @@ class JobController(Controller):
         return Response(view, status_code=202 if created else 200, headers={"Location": f"{self.path}/{view.id}"})
 
     @post("/batch", guards=[requires(Scope.JOBS_WRITE)], summary="Submit up to 1,000 jobs", status_code=202)
-    async def submit_batch(self, data: JobBatchSubmit, resources: Resources, principal: Principal) -> JobBatchView:
-        """All or nothing: every job is checked first, then all are stored in one transaction."""
+    async def submit_batch(
+        self,
+        data: JobBatchSubmit,
+        resources: Resources,
+        principal: Principal,
+        idempotency_key: Annotated[
+            str | None, Parameter(header="Idempotency-Key", min_length=1, max_length=255)
+        ] = None,
+    ) -> Response[JobBatchView]:
+        """All or nothing: every job is checked first, then all are stored in one transaction.
+
+        202 with the jobs; under an Idempotency-Key used before, 200 with that batch's jobs if the
+        body is the same, 409 if it is not."""
         new = build_jobs(data.jobs, resources.registry, resources.settings, at="jobs")
         await check_backlog(resources.pool, await resources.controls.get(), new, at="jobs")
-        stored = await submit_jobs(resources.dispatcher, principal.tenant, new)
-        return JobBatchView(jobs=[to_view(row) for row, _ in stored])
+        if idempotency_key is None:
+            stored, created = await submit_jobs(resources.dispatcher, principal.tenant, new), True
+        else:
+            stored, created = await submit_batch(
+                resources.dispatcher, principal.tenant, new, key=idempotency_key, body_hash=batch_hash(data)
+            )
+        return Response(JobBatchView(jobs=[to_view(row) for row, _ in stored]), status_code=202 if created else 200)
 
     @get("/{job_id:uuid}", guards=[requires(Scope.JOBS_READ)], summary="Get a job")
     async def get_job(self, job_id: JobId, resources: Resources, principal: Principal) -> JobView:
@@ -99,6 +117,7 @@ class JobController(Controller):
     ) -> JobPage:
         """A page of jobs; pass `next_cursor` back as `cursor` for the next one."""
         text_filters(engine=engine, operation=operation, tag=tag, node_key=node_key)
+        time_filters(created_after=created_after, created_before=created_before)
         after = after_cursor(cursor)
         where = JobFilter(
             statuses=[s.value for s in status] if status else None,
@@ -123,7 +142,7 @@ class JobController(Controller):
         job_id: JobId,
         resources: Resources,
         principal: Principal,
-        after: Annotated[int, Parameter(ge=0, description="Only events after this event id")] = 0,
+        after: Annotated[int, Parameter(ge=0, le=2**63 - 1, description="Only events after this event id")] = 0,
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
     ) -> JobEventPage:
         """Every state change of the job, oldest first."""

@@ -1,8 +1,9 @@
-"""Query parameters shared by the listings: cursors and text filters."""
+"""Query parameters shared by the listings: cursors, text and time filters."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from schemas.errors import NUL_MESSAGE, FieldError, nul_field
 from schemas.ids import decode_cursor
@@ -25,3 +26,17 @@ def text_filters(**filters: str | list[str] | None) -> None:
     """422 naming the query parameter whose text holds a NUL character (no stored text can)."""
     if errors := [FieldError(name, NUL_MESSAGE) for name, value in filters.items() if nul_field(value, name)]:
         raise ApiError(422, "invalid_request", f"{errors[0].field} {NUL_MESSAGE}", errors)
+
+
+def time_filters(**filters: datetime | None) -> None:
+    """422 naming the query parameter whose time lies outside the years 1–9999 once in UTC
+    (`0001-01-01T00:00:00+01:00`), which no stored time can be compared with."""
+    errors = []
+    for name, value in filters.items():
+        try:
+            if value is not None:
+                value.astimezone(UTC)
+        except OverflowError:
+            errors.append(FieldError(name, "lies outside the years 1 to 9999 in UTC"))
+    if errors:
+        raise ApiError(422, "invalid_request", f"{errors[0].field} {errors[0].message}", errors)

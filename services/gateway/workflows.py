@@ -18,7 +18,7 @@ from schemas.workflows import WorkflowPage, WorkflowStatus, WorkflowSubmit, Work
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError, same_key
-from services.gateway.paging import after_cursor, text_filters
+from services.gateway.paging import after_cursor, text_filters, time_filters
 from services.workflows import build_workflow, submit_workflow
 
 WorkflowId = Annotated[uuid.UUID, Parameter(description="The workflow's id")]
@@ -42,7 +42,9 @@ class WorkflowController(Controller):
         data: WorkflowSubmit,
         resources: Resources,
         principal: Principal,
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", max_length=255)] = None,
+        idempotency_key: Annotated[
+            str | None, Parameter(header="Idempotency-Key", min_length=1, max_length=255)
+        ] = None,
     ) -> Response[WorkflowView]:
         """Validate the whole DAG, store it in one transaction and queue its roots: 202 with the
         workflow; 200 with the earlier one for a repeated idempotency key."""
@@ -72,6 +74,7 @@ class WorkflowController(Controller):
     ) -> WorkflowPage:
         """A page of workflows (without their nodes); pass `next_cursor` back as `cursor`."""
         text_filters(name=name, tag=tag)
+        time_filters(created_after=created_after, created_before=created_before)
         items = await workflows.list_workflows(
             resources.pool,
             principal.tenant,

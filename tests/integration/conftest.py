@@ -30,6 +30,7 @@ TEST_OVERRIDES: dict[str, Any] = {
     "heartbeat_seconds": 0.2,
     "worker_threads": 4,
     "key_cache_seconds": 1.0,
+    "diagnostics": True,  # general.block, for the drain tests
 }
 
 MakeSystem = Callable[..., Awaitable[System]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -74,6 +75,51 @@ async def test_batch_of_a_thousand_jobs_is_accepted_and_runs(client: httpx.Async
     assert [job["params"]["value"] for job in accepted] == list(range(1000))
     done = await wait_for_status(client, accepted[-1]["id"], "succeeded", timeout=60)
     assert done["result"] == {"value": 999}
+
+
+async def _job_count(client: httpx.AsyncClient) -> int:
+    return len((await client.get("/v1/jobs", params={"limit": 500})).json()["items"])
+
+
+async def test_batch_under_an_idempotency_key_is_stored_once(client: httpx.AsyncClient) -> None:
+    # Given a batch of three jobs sent under an Idempotency-Key
+    batch = {"jobs": [{**ECHO, "params": {"value": i}} for i in range(3)]}
+    first = await client.post("/v1/jobs/batch", json=batch, headers={"Idempotency-Key": "batch-1"})
+    # When the same batch comes again under the key (spaced and ordered differently)
+    respaced = json.dumps({"jobs": [dict(reversed(job.items())) for job in batch["jobs"]]}, indent=2)
+    again = await client.post(
+        "/v1/jobs/batch", content=respaced, headers={"Idempotency-Key": "batch-1", "content-type": "application/json"}
+    )
+    # Then it answers 200 with the same jobs, in order, and only three jobs exist
+    assert (first.status_code, again.status_code) == (202, 200), again.text
+    ids = [job["id"] for job in first.json()["jobs"]]
+    assert [job["id"] for job in again.json()["jobs"]] == ids and len(set(ids)) == 3
+    assert await _job_count(client) == 3
+
+
+async def test_batch_key_reused_for_another_batch_is_a_conflict(client: httpx.AsyncClient) -> None:
+    # Given a batch stored under a key
+    await client.post("/v1/jobs/batch", json={"jobs": [ECHO]}, headers={"Idempotency-Key": "batch-2"})
+    # When another body comes under the same key
+    other = {"jobs": [ECHO, {**ECHO, "params": {"value": 2}}]}
+    response = await client.post("/v1/jobs/batch", json=other, headers={"Idempotency-Key": "batch-2"})
+    # Then it is 409 naming the key, and nothing more was stored
+    assert response.status_code == 409, response.text
+    assert response.json()["error"] == "idempotency_conflict"
+    assert response.json()["errors"][0]["field"] == "idempotency_key"
+    assert await _job_count(client) == 1
+
+
+async def test_concurrent_batches_under_one_key_store_one_batch(client: httpx.AsyncClient) -> None:
+    # Given ten identical batches of five jobs sent at once under one key
+    batch = {"jobs": [{**ECHO, "params": {"value": i}} for i in range(5)]}
+    responses = await asyncio.gather(
+        *(client.post("/v1/jobs/batch", json=batch, headers={"Idempotency-Key": "batch-race"}) for _ in range(10))
+    )
+    # Then one created the jobs, the others answer the same ones, and five jobs exist
+    assert sorted(r.status_code for r in responses) == [200] * 9 + [202]
+    assert len({tuple(job["id"] for job in r.json()["jobs"]) for r in responses}) == 1
+    assert await _job_count(client) == 5
 
 
 async def test_get_unknown_job_is_404(client: httpx.AsyncClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -161,3 +162,60 @@ async def test_nul_characters_are_refused_naming_the_field(client: httpx.AsyncCl
         response = await client.get(path, params=params)
         assert response.status_code == 422, response.text
         assert response.json()["errors"][0]["field"] in {"tag", "name"}
+
+
+async def test_bodies_nested_a_thousand_levels_deep_are_422_naming_the_field(client: httpx.AsyncClient) -> None:
+    # Given bodies nested 1,000 levels deep in a job's params or metadata, a batch, a workflow
+    # node and a schedule's job (the JSON text is built by hand: encoders recurse too)
+    deep = "[" * 1000 + "1" + "]" * 1000
+    cases = [
+        ("/v1/jobs", '{"engine": "general", "operation": "echo", "params": {"value": %s}}', "params.value[0]"),
+        ("/v1/jobs", '{"engine": "general", "operation": "echo", "metadata": {"m": %s}}', "metadata.m[0]"),
+        ("/v1/jobs/batch", '{"jobs": [{"engine": "general", "operation": "echo", "params": %s}]}', "jobs[0].params"),
+        ("/v1/workflows", '{"name": "w", "nodes": [{"key": "a", "params": %s}]}', "nodes[0].params"),
+        ("/v1/schedules", '{"name": "s", "cron": "* * * * *", "job": {"params": {"v": %s}}}', "job.params.v"),
+    ]
+    for path, template, field in cases:
+        # When each is posted
+        response = await client.post(path, content=template % deep, headers={"content-type": "application/json"})
+        # Then it is a 422 naming the field, never a 500
+        assert response.status_code == 422, (path, response.text)
+        assert _fields(response) == [field], path
+    assert (await client.get("/v1/jobs")).json()["items"] == []
+
+
+async def test_times_beyond_year_9999_in_utc_are_422(client: httpx.AsyncClient) -> None:
+    # Given a time that is valid RFC 3339 but outside datetime's range once converted to UTC
+    for path in ("/v1/jobs", "/v1/workflows"):
+        response = await client.get(path, params={"created_before": "9999-12-31T23:59:59-23:59"})
+        # Then the parameter is named
+        assert response.status_code == 422, response.text
+        assert _fields(response) == ["created_before"]
+
+
+async def test_empty_body_and_empty_idempotency_key_are_named(client: httpx.AsyncClient) -> None:
+    empty = await client.post("/v1/jobs", content=b"", headers={"content-type": "application/json"})
+    no_key = await client.post("/v1/jobs", json=ECHO, headers={"Idempotency-Key": ""})
+    assert (empty.status_code, _fields(empty)) == (422, ["body"])
+    assert (no_key.status_code, _fields(no_key)) == (422, ["idempotency_key"])
+
+
+async def test_diagnostic_operations_are_unknown_unless_diagnostics_are_on(
+    make_system: Callable[..., Awaitable[System]],
+) -> None:
+    # Given a gateway without CONVEYOR_DIAGNOSTICS
+    system = await make_system(diagnostics=False)
+    system.start_gateway()
+    async with system.client(await system.api_key("plain")) as http:
+        # When a tenant submits general.block, alone or in a workflow
+        job = {"engine": "general", "operation": "block", "params": {"seconds": 1}}
+        single = await http.post("/v1/jobs", json=job)
+        node = await http.post("/v1/workflows", json={"name": "w", "nodes": [{"key": "a", **job}]})
+        engines = (await http.get("/v1/engines")).json()["engines"]
+    # Then it is an unknown operation, and the engine list does not offer it
+    assert (single.status_code, _fields(single)) == (422, ["operation"])
+    assert "unknown operation 'block'" in single.json()["detail"]
+    assert (node.status_code, _fields(node)) == (422, ["nodes[0].operation"])
+    general = next(engine for engine in engines if engine["name"] == "general")
+    assert "block" not in {op["name"] for op in general["operations"]}
+    assert "echo" in {op["name"] for op in general["operations"]}

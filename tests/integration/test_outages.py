@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import httpx
 from msgspec.structs import replace
 
 from infra.local.postgres import LocalPostgres
 from infra.local.rabbitmq import LocalRabbitMQ
 from tests.support.api import events, submit, wait_for_status
-from tests.support.system import System, base_settings, create_template, wait_until
+from tests.support.system import System, base_settings, create_template, eventually, wait_until
 
 
 async def test_job_accepted_while_rabbitmq_is_down_runs_when_it_is_back(
@@ -67,3 +68,48 @@ async def test_postgres_restart_loses_no_job(
             await wait_for_status(http, job["id"], "succeeded", timeout=90)
             history = await events(http, job["id"])
             assert sum(1 for e in history if e["to_status"] == "succeeded") == 1
+
+
+async def test_gateway_answers_503_while_postgres_is_down_and_recovers(
+    private_postgres: LocalPostgres, make_system: Callable[..., Awaitable[System]]
+) -> None:
+    # Given a gateway on a PostgreSQL of this test's own, a key it has cached and a job
+    template = await create_template(replace(base_settings(), database_url=private_postgres.url), "conveyor_template")
+    system = await make_system(template=template, key_cache_seconds=600)
+    system.start_gateway()
+    known, unknown = await system.api_key("outage"), await system.api_key("outage")
+    async with system.client(known) as http, system.client(unknown) as stranger:
+        job = await submit(http, "echo", {"value": "before"})
+        echo = {"engine": "general", "operation": "echo", "params": {"value": 1}}
+        requests: list[Callable[[], Awaitable[httpx.Response]]] = [
+            lambda: http.post("/v1/jobs", json=echo),
+            lambda: http.post("/v1/jobs/batch", json={"jobs": [echo]}),
+            lambda: http.post("/v1/workflows", json={"name": "w", "nodes": [{"key": "a", **echo}]}),
+            lambda: http.get(f"/v1/jobs/{job['id']}"),
+            lambda: http.get("/v1/jobs"),
+            lambda: http.get(f"/v1/jobs/{job['id']}/events"),
+            lambda: stranger.get("/v1/jobs"),  # a key not cached yet is looked up in the database
+        ]
+
+        # When PostgreSQL stops
+        private_postgres.stop(mode="fast")
+        # Then submits and reads answer 503 with Retry-After and a JSON error body, never 500
+        for send in requests:
+            response = await send()
+            assert response.status_code == 503, (response.request.url, response.text)
+            assert response.headers["Retry-After"].isdigit()
+            assert response.json()["error"] == "unavailable"
+        wait_until(lambda: not system.ready(), timeout=10, message="/readyz to report PostgreSQL down")
+
+        # When it is back, requests succeed again as soon as the gateway reconnects
+        private_postgres.start()
+
+        async def submitted() -> bool:
+            response = await http.post("/v1/jobs", json=echo)
+            assert response.status_code in (202, 503), response.text
+            return response.status_code != 503
+
+        await eventually(submitted, timeout=30, interval=0.1, message="a submit to succeed after the outage")
+        for send in requests:
+            response = await send()
+            assert response.status_code < 300, (response.request.url, response.text)

@@ -183,3 +183,20 @@ async def test_workflows_are_pruned_whole_and_only_once_finished(conn: asyncpg.C
     assert await conn.fetchval("SELECT count(*) FROM jobs WHERE workflow_id = $1", done.id) == 0
     assert await conn.fetchval("SELECT count(*) FROM workflow_nodes WHERE workflow_id = $1", done.id) == 0
     assert await conn.fetchval("SELECT count(*) FROM jobs WHERE workflow_id = $1", running.id) == 2
+
+
+async def test_batch_keys_are_pruned_once_old_and_without_jobs(conn: asyncpg.Connection) -> None:
+    # Given three batch keys 8 days old: one whose job is gone, one whose job is kept; and a new one
+    kept = await jobs.insert_jobs(conn, TENANT, [new_job()])
+    for key, ids in (("gone", [uuid7()]), ("kept", [kept[0]["id"]]), ("new", [uuid7()])):
+        await conn.execute(
+            "INSERT INTO job_batches (tenant, idempotency_key, body_hash, job_ids) VALUES ($1, $2, $3, $4)",
+            TENANT, key, b"h", ids,
+        )  # fmt: skip
+    await conn.execute("UPDATE job_batches SET created_at = now() - interval '8 days' WHERE idempotency_key <> 'new'")
+    # When a sweep runs
+    pruned = await prune_finished(conn, older_than_days=7, batch_size=100)
+    # Then only the old key without jobs is gone
+    assert pruned == Pruned(batches=1, batch_keys=1)
+    remaining = await conn.fetch("SELECT idempotency_key FROM job_batches ORDER BY idempotency_key")
+    assert [row["idempotency_key"] for row in remaining] == ["kept", "new"]

@@ -55,6 +55,16 @@ def test_registry_imports_without_connecting_and_holds_the_diagnostics() -> None
     assert all(op.engine in ENGINES for op in registry.operations())
 
 
+def test_operations_nothing_can_interrupt_exist_only_with_diagnostics_on() -> None:
+    # Given the engines loaded with diagnostics off (the default) and on
+    off, on = load_engines(), load_engines(diagnostics=True)
+    # Then general.block is only in the second; every other operation is in both
+    assert off.get("general", "block") is None
+    block = on.get("general", "block")
+    assert block is not None and block.diagnostic
+    assert {op.key for op in on.operations()} - {op.key for op in off.operations()} == {"general.block"}
+
+
 def _ctx() -> JobContext:
     return JobContext(uuid.uuid4(), "t", "general", "sleep", 1)
 

@@ -35,3 +35,22 @@ WITH deleted AS (
     RETURNING id
 )
 SELECT count(*) FROM deleted;
+
+-- name: prune_job_batches
+-- Delete one batch of batch idempotency keys older than the retention cutoff none of whose
+-- jobs is kept any more (so a key answers its jobs as long as one exists). Answers how many
+-- were deleted.
+-- $1 retention in days, $2 batch size
+WITH old AS (
+    SELECT tenant, idempotency_key FROM job_batches b
+    WHERE created_at < now() - make_interval(days => $1)
+      AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = ANY (b.job_ids))
+    ORDER BY created_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), deleted AS (
+    DELETE FROM job_batches b USING old
+    WHERE b.tenant = old.tenant AND b.idempotency_key = old.idempotency_key
+    RETURNING 1
+)
+SELECT count(*) FROM deleted;
