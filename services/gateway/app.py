@@ -20,6 +20,7 @@ from infra.publisher import Publisher
 from infra.settings import Settings, load_settings
 from services.gateway.auth import ApiKeyAuthentication, KeyCache
 from services.gateway.context import RequestContext
+from services.gateway.dead_letters import DeadLetterController
 from services.gateway.deps import Resources, provide_resources
 from services.gateway.engines import EngineController, engine_list
 from services.gateway.errors import HANDLERS
@@ -69,7 +70,14 @@ def create_app(
                 await db.close()
 
     return Litestar(
-        route_handlers=[JobController, WorkflowController, ScheduleController, EngineController, HealthController],
+        route_handlers=[
+            JobController,
+            WorkflowController,
+            ScheduleController,
+            DeadLetterController,
+            EngineController,
+            HealthController,
+        ],
         dependencies={"resources": Provide(provide_resources, sync_to_thread=False)},
         middleware=[RequestContext(), DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC)],
         exception_handlers=HANDLERS,
