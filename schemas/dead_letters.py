@@ -60,7 +60,7 @@ class DeadLetterSelect(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 class DeadLetterReplay(DeadLetterSelect, kw_only=True):
     """Dead letters to run again, optionally no more than `max_per_second` of them a second."""
 
-    max_per_second: Annotated[float, Meta(gt=0, le=100_000)] | None = None
+    max_per_second: Annotated[float, Meta(ge=0.01, le=100_000)] | None = None
 
 
 class QueueSweepView(msgspec.Struct, kw_only=True):

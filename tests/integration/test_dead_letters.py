@@ -237,6 +237,7 @@ async def _console_agrees(system: System) -> bool:
         ({"filter": {"since": "yesterday"}}, "filter.since"),
         ({"filter": {"colour": "red"}}, "filter.colour"),
         ({"filter": {}, "max_per_second": 0}, "max_per_second"),
+        ({"filter": {}, "max_per_second": 1e-9}, "max_per_second"),
         ({"filter": {"queue": "gen\u0000eral"}}, "filter.queue"),
         ({"filter": {}, "status": "failed"}, "status"),
     ],
