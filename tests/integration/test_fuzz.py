@@ -7,6 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.system import System
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -25,6 +27,7 @@ async def _run(system: System, examples: int, *extra: str) -> tuple[int, str]:
     return process.returncode or 0, out.decode(errors="replace")
 
 
+@pytest.mark.timeout(300)  # 24 operations; the stateful phase grows faster than their number
 async def test_no_generated_request_gets_a_server_error(shared_system: System) -> None:
     # Given a valid key (and, in a second run, none), When schemathesis sends requests generated
     # from the API's own OpenAPI document, valid and not, Then no answer is a 5xx
