@@ -3,8 +3,11 @@ dead letters any more, so that the management console shows what GET /v1/dead-le
 
 RabbitMQ cannot delete one message from the middle of a queue. A sweep takes every message
 with `basic_get` on a connection of its own without acknowledging it (so the next get moves
-on), acknowledges (deletes) those the caller calls stale, and puts the others back with one
-`basic_nack(requeue=True)`: RabbitMQ returns them to their places. Should the process die
+on), acknowledges (deletes) the stale ones, and puts the others back with one
+`basic_nack(requeue=True)`: RabbitMQ returns them to their places. Stale are the messages of
+the jobs just replayed or purged (`targets`: job id → its attempts then) sent for one of
+those attempts (the `attempt` option Conveyor puts on every message; a message sent for a
+later attempt is no old dead letter), and those the caller's `stale` names. Should the process die
 mid-way, the connection closes and RabbitMQ puts every unacknowledged message back: a sweep
 can only ever delete the messages it was told to. pika blocks: call `sweep` off the event
 loop. Two sweeps of one queue at once would each miss the messages the other holds; the
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,17 +42,38 @@ class Sweep:
     complete: bool
 
 
-def message_job_id(properties: Any, body: bytes) -> str | None:
-    """The job id of a Dramatiq message: its message_id property (set by Conveyor's publisher)
-    or the `message_id` of its JSON body (Dramatiq's own enqueue sets no property)."""
-    if getattr(properties, "message_id", None):
-        return str(properties.message_id)
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A message held unacknowledged: its delivery tag, job id and attempt (None: unknown)."""
+
+    tag: int
+    job_id: str | None
+    attempt: int | None
+
+
+def message_job_id(properties: Any, body: bytes) -> tuple[str | None, int | None]:
+    """The job id and attempt of a Dramatiq message: its message_id property (set by Conveyor's
+    publisher) or the `message_id` of its JSON body (Dramatiq's own enqueue sets no property),
+    and the `attempt` option of the body."""
     try:
         decoded = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        return None
-    value = decoded.get("message_id") if isinstance(decoded, dict) else None
-    return value if isinstance(value, str) else None
+        decoded = None
+    decoded = decoded if isinstance(decoded, dict) else {}
+    value = getattr(properties, "message_id", None) or decoded.get("message_id")
+    options = decoded.get("options")
+    attempt = options.get("attempt") if isinstance(options, dict) else None
+    return (
+        value if isinstance(value, str) else None,
+        attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else None,
+    )
+
+
+def superseded(targets: Mapping[str, int], message: Taken) -> bool:
+    """Whether a message is the old dead letter of a job just replayed or purged."""
+    if message.job_id is None or message.attempt is None or message.job_id not in targets:
+        return False
+    return message.attempt <= targets[message.job_id]
 
 
 def sweep(
@@ -57,12 +81,14 @@ def sweep(
     queue: str,
     stale: Callable[[Sequence[str]], set[str]],
     *,
+    targets: Mapping[str, int] | None = None,
     max_messages: int = 100_000,
     seconds: float = 20.0,
 ) -> Sweep:
-    """Delete the messages of `queue` whose job ids `stale` returns (it is given a chunk of ids
-    at a time); keep every other message, in its place. Looks at no more than `max_messages`
-    messages and stops starting new chunks after `seconds`. Blocking."""
+    """Delete the messages of `queue` that are old dead letters of `targets`, or whose job ids
+    `stale` returns (it is given a chunk of ids at a time); keep every other message, in its
+    place. Looks at no more than `max_messages` messages and stops starting new chunks after
+    `seconds`. Blocking."""
     parameters = pika.URLParameters(url)
     parameters.client_properties = {"connection_name": "conveyor-dead-letter-sweep"}
     parameters.connection_attempts = 1
@@ -84,10 +110,11 @@ def sweep(
         while removed + kept < max_messages and time.monotonic() < deadline:
             taken, empty = _take(channel, queue, min(CHUNK, max_messages - removed - kept))
             if taken:
-                drop = stale([job_id for _, job_id in taken if job_id is not None])
-                for tag, job_id in taken:
-                    if job_id is not None and job_id in drop:
-                        channel.basic_ack(tag)
+                old = {m.tag for m in taken if superseded(targets or {}, m)}
+                drop = stale([m.job_id for m in taken if m.job_id is not None and m.tag not in old])
+                for message in taken:
+                    if message.tag in old or message.job_id in drop:
+                        channel.basic_ack(message.tag)
                         removed += 1
                     else:
                         kept += 1
@@ -105,12 +132,12 @@ def sweep(
     return Sweep(queue, removed, kept, complete)
 
 
-def _take(channel: Any, queue: str, count: int) -> tuple[list[tuple[int, str | None]], bool]:
-    """Up to `count` messages (delivery tag, job id), left unacknowledged; whether the queue ran empty."""
-    taken: list[tuple[int, str | None]] = []
+def _take(channel: Any, queue: str, count: int) -> tuple[list[Taken], bool]:
+    """Up to `count` messages, left unacknowledged; whether the queue ran empty."""
+    taken: list[Taken] = []
     while len(taken) < count:
         method, properties, body = channel.basic_get(queue, auto_ack=False)
         if method is None:
             return taken, True
-        taken.append((method.delivery_tag, message_job_id(properties, body)))
+        taken.append(Taken(method.delivery_tag, *message_job_id(properties, body)))
     return taken, False

@@ -11,6 +11,7 @@ retention are dropped too: nothing could replay them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -117,7 +118,7 @@ async def replay(
 
 
 async def purge(pool: asyncpg.Pool, tenant: str | None, selected: Sequence[asyncpg.Record]) -> list[asyncpg.Record]:
-    """Take selected dead letters off the list (the jobs stay failed); the rows purged (id, engine)."""
+    """Take selected dead letters off the list (the jobs stay failed); the rows purged (id, engine, attempts)."""
     ids = [row["id"] for row in selected]
     purged: list[asyncpg.Record] = []
     for start in range(0, len(ids), BATCH):
@@ -125,13 +126,24 @@ async def purge(pool: asyncpg.Pool, tenant: str | None, selected: Sequence[async
     return purged
 
 
-async def sweep_queues(pool: asyncpg.Pool, settings: Settings, engines: Sequence[str]) -> list[QueueSweepView]:
-    """Sweep the `.XQ` of each engine, one sweeper per queue at a time across gateways."""
-    return [await sweep_queue(pool, settings, xq_name(settings.queue_name(engine))) for engine in sorted(set(engines))]
+async def sweep_queues(pool: asyncpg.Pool, settings: Settings, changed: Sequence[Any]) -> list[QueueSweepView]:
+    """Sweep the `.XQ` of each engine of the jobs just replayed or purged (rows with id, engine
+    and attempts), one sweeper per queue at a time across gateways."""
+    targets: dict[str, dict[str, int]] = {}
+    for row in changed:
+        targets.setdefault(row["engine"], {})[str(row["id"])] = row["attempts"]
+    return [
+        await sweep_queue(pool, settings, xq_name(settings.queue_name(engine)), targets[engine])
+        for engine in sorted(targets)
+    ]
 
 
-async def sweep_queue(pool: asyncpg.Pool, settings: Settings, queue: str) -> QueueSweepView:
-    """Delete the messages of one dead-letter queue whose jobs are no dead letters any more.
+async def sweep_queue(
+    pool: asyncpg.Pool, settings: Settings, queue: str, targets: dict[str, int] | None = None
+) -> QueueSweepView:
+    """Delete the messages of one dead-letter queue whose jobs are no dead letters any more:
+    the old dead letters of `targets` (job id → attempts when replayed or purged: the job may
+    be running again already), and those stale_ids names.
 
     The advisory lock (held by this session; gone with it) keeps two sweeps of the queue apart:
     each would miss the messages the other holds unacknowledged.
@@ -149,7 +161,9 @@ async def sweep_queue(pool: asyncpg.Pool, settings: Settings, queue: str) -> Que
                 future = asyncio.run_coroutine_threadsafe(stale_ids(conn, ids), loop)
                 return future.result(timeout=30)
 
-            done = await asyncio.to_thread(dead_letter_queue.sweep, settings.rabbitmq_url, queue, stale)
+            done = await asyncio.to_thread(
+                functools.partial(dead_letter_queue.sweep, targets=targets), settings.rabbitmq_url, queue, stale
+            )
         finally:
             await conn.execute(QUERIES.unlock_dead_letter_queue, queue)
     if done.removed:

@@ -133,9 +133,7 @@ class DeadLetterController(Controller):
             not_found=asked - len(done.rows) - done.not_replayable,
             more=more,
             paced_seconds=done.paced_seconds,
-            dead_letter_queues=await dead_letters.sweep_queues(
-                resources.pool, resources.settings, [row["engine"] for row in done.rows]
-            ),
+            dead_letter_queues=await dead_letters.sweep_queues(resources.pool, resources.settings, done.rows),
         )
 
     @post("/purge", guards=[requires(Scope.JOBS_WRITE)], summary="Take dead letters off the list", status_code=200)
@@ -149,7 +147,5 @@ class DeadLetterController(Controller):
             purged=len(purged),
             not_found=asked - len(purged),
             more=more,
-            dead_letter_queues=await dead_letters.sweep_queues(
-                resources.pool, resources.settings, [row["engine"] for row in purged]
-            ),
+            dead_letter_queues=await dead_letters.sweep_queues(resources.pool, resources.settings, purged),
         )

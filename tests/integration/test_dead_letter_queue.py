@@ -45,12 +45,12 @@ class _channel:
         self.connection.close()
 
 
-def publish(settings: Settings, queue: str, ids: Sequence[str], *, as_property: bool = True) -> None:
+def publish(settings: Settings, queue: str, ids: Sequence[str], *, as_property: bool = True, attempt: int = 1) -> None:
     """Dramatiq-like messages for these job ids (the id in the body; also as a property if asked)."""
     with _channel(settings) as channel:
         for job_id in ids:
             properties = pika.BasicProperties(message_id=job_id if as_property else None, delivery_mode=2)
-            body = json.dumps({"message_id": job_id, "actor_name": "general.flaky"})
+            body = json.dumps({"message_id": job_id, "actor_name": "general.flaky", "options": {"attempt": attempt}})
             channel.basic_publish("", queue, body.encode(), properties)
 
 
@@ -130,5 +130,33 @@ async def test_dead_letter_queue_concurrent_sweeps_leave_exactly_the_dead_letter
         assert first.complete and second.complete
         assert first.removed + second.removed == 600
         assert contents(settings, queue) == [str(failed.id), str(failed.id)]
+    finally:
+        await pool.close()
+
+
+async def test_dead_letter_queue_sweep_removes_old_dead_letters_of_a_job_running_again(
+    settings: Settings, database_url: str, queue: str
+) -> None:
+    # Given a job replayed after one attempt and already running its second: the message of
+    # its first attempt is in the queue, and so is one of its second (its failure being recorded)
+    pool = await create_pool(replace(settings, database_url=database_url), application_name="test", max_size=4)
+    try:
+        running = NewJob(
+            id=uuid7(), engine="general", operation="flaky", status=JobStatus.RUNNING, priority=5, params={},
+            max_retries=0, retry_backoff_seconds=1, retry_backoff_max_seconds=1, timeout_seconds=60, tags=[],
+            metadata={}, idempotency_key=None,
+        )  # fmt: skip
+        await jobs.insert_jobs(pool, "t", [running])
+        publish(settings, queue, [str(running.id)], attempt=1)
+        publish(settings, queue, [str(running.id)], attempt=2)
+
+        # When the queue is swept for that replay
+        done = await sweep_queue(pool, settings, queue, {str(running.id): 1})
+
+        # Then the old dead letter is gone and the new one stays
+        assert (done.removed, done.kept, done.complete) == (1, 1, True)
+        with _channel(settings) as channel:
+            method, _, body = channel.basic_get(queue, auto_ack=True)
+        assert method is not None and json.loads(body)["options"]["attempt"] == 2
     finally:
         await pool.close()

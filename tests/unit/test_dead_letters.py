@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from infra.dead_letter_queue import message_job_id
+from infra.dead_letter_queue import Taken, message_job_id, superseded
 from infra.keys import Principal
 from schemas.ids import decode_time_cursor, encode_cursor, encode_time_cursor
 from schemas.jobs import one_selector
@@ -36,11 +36,21 @@ def test_one_selector_names_the_field_at_fault() -> None:
 
 
 def test_message_job_id_reads_the_property_or_the_body() -> None:
-    body = json.dumps({"message_id": "from-body"}).encode()
-    assert message_job_id(SimpleNamespace(message_id="from-property"), body) == "from-property"
-    assert message_job_id(SimpleNamespace(message_id=None), body) == "from-body"
-    assert message_job_id(SimpleNamespace(message_id=None), b"\xff not json") is None
-    assert message_job_id(SimpleNamespace(message_id=None), b"[1]") is None
+    body = json.dumps({"message_id": "from-body", "options": {"attempt": 3}}).encode()
+    assert message_job_id(SimpleNamespace(message_id="from-property"), body) == ("from-property", 3)
+    assert message_job_id(SimpleNamespace(message_id=None), body) == ("from-body", 3)
+    assert message_job_id(SimpleNamespace(message_id=None), b"\xff not json") == (None, None)
+    assert message_job_id(SimpleNamespace(message_id=None), b"[1]") == (None, None)
+
+
+def test_superseded_is_a_target_message_sent_for_an_attempt_already_made() -> None:
+    # Given a job replayed after 2 attempts
+    targets = {"j": 2}
+    # Then its messages for attempts 1 and 2 are old dead letters; one for attempt 3 is new
+    assert superseded(targets, Taken(1, "j", 2)) and superseded(targets, Taken(2, "j", 1))
+    assert not superseded(targets, Taken(3, "j", 3))
+    # And messages of other jobs, or without an attempt, are not judged here
+    assert not superseded(targets, Taken(4, "k", 1)) and not superseded(targets, Taken(5, "j", None))
 
 
 def test_tenant_scope_lets_only_admin_keys_choose() -> None:

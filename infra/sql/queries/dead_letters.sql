@@ -73,7 +73,7 @@ UPDATE jobs
 SET dead_letter_purged_at = clock_timestamp()
 WHERE id = ANY($1::uuid[]) AND ($2::text IS NULL OR tenant = $2::text)
   AND status = 'failed' AND (dead_letter_purged_at IS NULL OR dead_letter_purged_at < finished_at)
-RETURNING id, engine;
+RETURNING id, engine, attempts;
 
 -- name: stale_dead_letter_messages
 -- Which of these job ids (read from messages in a .XQ) have no dead letter to keep there:
