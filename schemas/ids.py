@@ -8,6 +8,9 @@ import os
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _last_ms = 0
 _sequence = 0
@@ -55,3 +58,24 @@ def decode_cursor(cursor: str) -> uuid.UUID:
     if len(raw) != 16:
         raise ValueError("not a valid cursor")
     return uuid.UUID(bytes=raw)
+
+
+def encode_time_cursor(at: datetime, last_id: uuid.UUID) -> str:
+    """The cursor that continues a listing ordered by (time, id), newest first, after this entry."""
+    micros = (at - EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(micros.to_bytes(8, "big", signed=True) + last_id.bytes).decode().rstrip("=")
+
+
+def decode_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (time, id) a time cursor continues after; ValueError if it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not a valid cursor") from exc
+    if len(raw) != 24:
+        raise ValueError("not a valid cursor")
+    try:
+        at = EPOCH + timedelta(microseconds=int.from_bytes(raw[:8], "big", signed=True))
+    except OverflowError as exc:
+        raise ValueError("not a valid cursor") from exc
+    return at, uuid.UUID(bytes=raw[8:])

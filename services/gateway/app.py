@@ -23,6 +23,7 @@ from infra.settings import Settings, load_settings
 from services.gateway.audit import AuditController
 from services.gateway.auth import ApiKeyAuthentication, KeyCache
 from services.gateway.context import RequestContext
+from services.gateway.dead_letters import DeadLetterController
 from services.gateway.deps import Resources, provide_resources
 from services.gateway.engines import EngineController, engine_list
 from services.gateway.errors import HANDLERS
@@ -90,6 +91,7 @@ def create_app(
             AuditController,
             WorkerController,
             ClusterHealthController,
+            DeadLetterController,
         ],
         dependencies={"resources": Provide(provide_resources, sync_to_thread=False)},
         middleware=[RequestContext(), DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC)],

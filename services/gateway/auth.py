@@ -14,7 +14,9 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.types import Guard
 
 from infra.keys import Principal, find_principal, hash_key
+from schemas.errors import FieldError
 from schemas.keys import Scope
+from services.gateway.errors import ApiError
 
 
 class KeyCache:
@@ -71,3 +73,15 @@ def requires(scope: Scope) -> Guard:
             raise PermissionDeniedException(f"this API key lacks the '{scope.value}' scope")
 
     return guard
+
+
+def tenant_scope(principal: Principal, asked: str | None) -> str | None:
+    """The tenant a cross-tenant request acts on: an admin key's choice (None: every tenant);
+    any other key's own tenant, and 403 naming `tenant` if it asked for another."""
+    if Scope.ADMIN in principal.scopes:
+        return asked
+    if asked is not None and asked != principal.tenant:
+        raise ApiError(
+            403, "forbidden", "only an admin key may act on another tenant", [FieldError("tenant", "not your tenant")]
+        )
+    return principal.tenant
