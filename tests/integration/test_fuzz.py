@@ -7,6 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.system import System
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -25,6 +27,8 @@ async def _run(system: System, examples: int, *extra: str) -> tuple[int, str]:
     return process.returncode or 0, out.decode(errors="replace")
 
 
+# Two schemathesis runs of several hundred requests: over two minutes on a busy 2-core machine.
+@pytest.mark.timeout(300)
 async def test_no_generated_request_gets_a_server_error(shared_system: System) -> None:
     # Given a valid key (and, in a second run, none), When schemathesis sends requests generated
     # from the API's own OpenAPI document, valid and not, Then no answer is a 5xx
