@@ -1,4 +1,5 @@
-"""Retention: finished jobs and workflows, with their events and results, are deleted some days after they end."""
+"""Retention: finished jobs and workflows, with their events and results, are deleted some days
+after they end; stats rollups some days after their bucket began."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 
+from infra import stats
 from infra.db import Db
 from infra.sql import QUERIES
 
@@ -47,6 +49,12 @@ async def prune_finished(
     per_batch = max(1, int(batch_size * WORKFLOWS_PER_JOB_BATCH))
     workflows, workflow_batches = await _sweep(prune_workflow_batch, db, older_than_days, per_batch, stopping)
     return Pruned(jobs=jobs, batches=job_batches + workflow_batches, workflows=workflows)
+
+
+async def prune_stats(db: Db, *, older_than_days: int, batch_size: int, stopping: asyncio.Event | None = None) -> int:
+    """Delete every stats rollup row past retention, one short statement per batch; how many went."""
+    deleted, _ = await _sweep(stats.prune_batch, db, older_than_days, batch_size, stopping)
+    return deleted
 
 
 async def _sweep(

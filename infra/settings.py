@@ -55,6 +55,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_batch_size: int = 1000
     #: How often the scheduler leader sweeps finished jobs past retention.
     retention_interval_seconds: float = 600.0
+    #: Stats rollups (per minute, hour and day) are deleted this many days after their bucket
+    #: began; 0 keeps them forever. Cumulative totals are never deleted.
+    stats_retention_days: int = 8
+    #: Whether the gateway serves Prometheus metrics at /metrics (404 when off).
+    metrics_enabled: bool = True
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     #: Where `make services` keeps the data of the RabbitMQ and PostgreSQL it starts.

@@ -6,7 +6,8 @@
 - outbox relay: publish intents a crashed gateway (or an unreachable RabbitMQ) left behind,
   and at once the jobs a workflow step queued;
 - orphan rescue: running jobs whose worker is gone and whose message nobody took over;
-- retention: finished jobs past `retention_days` are deleted in short batches.
+- retention: finished jobs past `retention_days`, and stats rollups past
+  `stats_retention_days`, are deleted in short batches.
 
 Several schedulers may run; the others wait and take over within seconds of the leader's
 death, because the lock dies with the leader's session.
@@ -30,7 +31,7 @@ from infra.db import connect, create_pool
 from infra.dispatch import Dispatcher, relay_outbox
 from infra.jobs import to_dispatch
 from infra.publisher import Publisher
-from infra.retention import prune_finished
+from infra.retention import prune_finished, prune_stats
 from infra.settings import Settings
 from infra.sql import QUERIES
 from schemas.jobs import JobStatus
@@ -192,8 +193,18 @@ class Scheduler:
         dispatcher.send([to_dispatch(row) for row in rows if row["status"] == JobStatus.QUEUED])
 
     async def _prune(self, dispatcher: Dispatcher) -> None:
-        """Delete finished jobs and workflows past retention (with their events), logging how many went."""
+        """Delete finished jobs and workflows past retention (with their events), and old stats
+        rollups, logging how many went."""
         s = self.settings
+        if s.stats_retention_days > 0:
+            rows = await prune_stats(
+                dispatcher.pool,
+                older_than_days=s.stats_retention_days,
+                batch_size=s.retention_batch_size,
+                stopping=self.stopping,
+            )
+            if rows:
+                log.info("stats_pruned", rows=rows, older_than_days=s.stats_retention_days)
         if s.retention_days <= 0:
             return
         pruned = await prune_finished(

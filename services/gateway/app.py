@@ -26,6 +26,7 @@ from services.gateway.errors import HANDLERS
 from services.gateway.health import HealthController
 from services.gateway.jobs import JobController
 from services.gateway.schedules import ScheduleController
+from services.gateway.stats import StatsController
 from services.gateway.workflows import WorkflowController
 
 PUBLIC = [r"^/healthz$", r"^/readyz$", r"^/schema"]
@@ -69,7 +70,14 @@ def create_app(
                 await db.close()
 
     return Litestar(
-        route_handlers=[JobController, WorkflowController, ScheduleController, EngineController, HealthController],
+        route_handlers=[
+            JobController,
+            WorkflowController,
+            ScheduleController,
+            StatsController,
+            EngineController,
+            HealthController,
+        ],
         dependencies={"resources": Provide(provide_resources, sync_to_thread=False)},
         middleware=[RequestContext(), DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC)],
         exception_handlers=HANDLERS,
