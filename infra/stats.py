@@ -1,5 +1,11 @@
-"""Stats repository: rollups of what jobs did (written by the jobs triggers of migration 0005),
-read per window, per timeseries step, and as cluster-wide totals for metrics."""
+"""Stats repository: rollups of what jobs did, read per window, per timeseries step, and as
+cluster-wide totals for metrics.
+
+The jobs triggers of migration 0005 append changes to job_stats_pending; `flush` (the
+scheduler leader, every second) folds them into the rollups and totals. Every read adds the
+pending changes not yet folded, in the same statement, so it is exact whether or not a
+flush ran.
+"""
 
 from __future__ import annotations
 
@@ -62,7 +68,8 @@ COUNTS = ("submitted", "started", "succeeded", "failed", "cancelled", "retried")
 async def window_stats(db: Db, now: datetime, window: str, group_by: str, tenant: str | None) -> list[StatsItem]:
     """What each group did in a window ending now, with its current backlog."""
     buckets = window_buckets(now, window)
-    rows = await db.fetch(QUERIES.stats_window, [s for s, _ in buckets], [b for _, b in buckets], tenant, group_by)
+    spans, starts = [s for s, _ in buckets], [b for _, b in buckets]
+    rows = await db.fetch(QUERIES.stats_window, spans, starts, tenant, group_by, starts[0])
     backlog: dict[GroupKey, int] = {
         (r["engine"], r["operation"], r["tenant"]): r["backlog"]
         for r in await db.fetch(QUERIES.stats_backlog, tenant, group_by)
@@ -162,6 +169,12 @@ async def job_totals(db: Db) -> list[JobTotals]:
 async def latency_totals(db: Db) -> list[LatencyTotals]:
     """Cumulative run and wait time histograms per engine."""
     return [msgspec.convert(dict(row), LatencyTotals) for row in await db.fetch(QUERIES.metrics_latency)]
+
+
+async def flush(db: Db, *, limit: int) -> int:
+    """Fold up to `limit` pending changes into the rollups and totals; how many were folded."""
+    folded: int = await db.fetchval(QUERIES.flush_stats, limit)
+    return folded
 
 
 async def prune_batch(db: Db, *, older_than_days: int, limit: int) -> int:

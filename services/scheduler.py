@@ -6,6 +6,7 @@
 - outbox relay: publish intents a crashed gateway (or an unreachable RabbitMQ) left behind,
   and at once the jobs a workflow step queued;
 - orphan rescue: running jobs whose worker is gone and whose message nobody took over;
+- stats: the job changes the jobs triggers recorded are folded into the rollups every second;
 - retention: finished jobs past `retention_days`, and stats rollups past
   `stats_retention_days`, are deleted in short batches.
 
@@ -25,7 +26,7 @@ import asyncpg
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from infra import jobs
+from infra import jobs, stats
 from infra.broker import queue_declarations
 from infra.db import connect, create_pool
 from infra.dispatch import Dispatcher, relay_outbox
@@ -51,6 +52,8 @@ PROMOTE_BATCH = 500
 RELAY_EVERY = 1.0
 RELAY_BATCH = 500
 RESCUE_EVERY = 2.0
+STATS_EVERY = 1.0
+STATS_BATCH = 5000
 CAMPAIGN_EVERY = 2.0
 
 
@@ -114,6 +117,7 @@ class Scheduler:
         periodic = AsyncIOScheduler()
         maintenance: list[tuple[str, Callable[[Dispatcher], Awaitable[None]], float]] = [
             ("rescue", self._rescue, RESCUE_EVERY),
+            ("stats", self._flush_stats, STATS_EVERY),
             ("prune", self._prune, self.settings.retention_interval_seconds),
         ]
         for name, work, seconds in maintenance:
@@ -191,6 +195,11 @@ class Scheduler:
         for row in rows:
             log.warning("job_rescued", job_id=str(row["id"]), status=row["status"], attempt=row["attempts"])
         dispatcher.send([to_dispatch(row) for row in rows if row["status"] == JobStatus.QUEUED])
+
+    async def _flush_stats(self, dispatcher: Dispatcher) -> None:
+        """Fold the job changes the triggers recorded into the stats rollups and totals."""
+        while await stats.flush(dispatcher.pool, limit=STATS_BATCH) == STATS_BATCH:
+            pass  # a full batch may have more behind it
 
     async def _prune(self, dispatcher: Dispatcher) -> None:
         """Delete finished jobs and workflows past retention (with their events), and old stats

@@ -1,7 +1,13 @@
 -- Stats: what jobs did, rolled up per minute, hour and day and per (tenant, engine, operation),
 -- plus cumulative totals and the current number of jobs in each waiting or running status.
--- Statement-level triggers write them in the transaction that changes the jobs: a worker's
--- batched claim or finish of many jobs costs one upsert per bucket row, not one per job.
+-- Statement-level triggers record what changed in the transaction that changes the jobs: a
+-- worker's batched claim or finish of many jobs appends one row per group to
+-- job_stats_pending, an append-only table with no index and no row anyone updates, so
+-- concurrent batches never wait for each other's locks (upserting shared bucket rows there
+-- would hold each claim or finish of a queue behind the previous one's commit). The
+-- scheduler leader folds pending rows into the rollups and totals every second, in one
+-- statement that deletes what it folds (flush_stats); readers add the pending rows still
+-- unfolded, in the same statement, so every figure is exact at any moment.
 -- Nothing reads `jobs` to answer /v1/stats or /metrics.
 --
 -- Latencies are histograms with fixed log-scale buckets (schemas/stats.py holds the same rule):
@@ -69,6 +75,30 @@ CREATE TABLE job_stats_totals (
     PRIMARY KEY (tenant, engine, operation)
 );
 
+-- What job statements changed and no flush folded in yet: per statement, one row per (minute,
+-- tenant, engine, operation) with its counts, histograms and gauge changes.
+CREATE TABLE job_stats_pending (
+    minute     timestamptz NOT NULL,
+    tenant     text NOT NULL,
+    engine     text NOT NULL,
+    operation  text NOT NULL,
+    submitted  integer NOT NULL,
+    started    integer NOT NULL,
+    succeeded  integer NOT NULL,
+    failed     integer NOT NULL,
+    cancelled  integer NOT NULL,
+    retried    integer NOT NULL,
+    run_ms     double precision NOT NULL,
+    wait_ms    double precision NOT NULL,
+    run_hist   integer[] NOT NULL,
+    wait_hist  integer[] NOT NULL,
+    scheduled  integer NOT NULL,  -- gauge changes, like the columns of job_stats_totals
+    waiting    integer NOT NULL,
+    queued     integer NOT NULL,
+    running    integer NOT NULL,
+    retrying   integer NOT NULL
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000);
+
 -- The histogram bucket of a duration in milliseconds (null for none).
 CREATE FUNCTION conveyor_stats_bucket(ms double precision) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -105,31 +135,28 @@ $$;
 -- The sum of histograms.
 CREATE AGGREGATE conveyor_hist_sum(anyarray) (SFUNC = conveyor_hist_add, STYPE = anyarray);
 
--- Upsert the rollup rows and totals of a set of job changes. Every trigger below calls it
--- with the same shape: one row per changed job with what it counts. Rows are written in key
--- order (totals first, then rollups), so concurrent batches lock them in the same order and
--- cannot deadlock each other.
+-- A job change as the triggers hand it to conveyor_stats_record.
 CREATE TYPE conveyor_job_change AS (
     tenant     text,
     engine     text,
     operation  text,
-    at         timestamptz,       -- when it happened: the bucket it counts in
+    at         timestamptz,       -- when it happened: the minute it counts in
     submitted  boolean,
     started    boolean,
     outcome    job_status,        -- succeeded, failed, cancelled or retrying (null: none)
-    run_ms     double precision,  -- run time of a finished attempt
+    run_ms     double precision,  -- run time of a finished job that was running
     wait_ms    double precision,  -- wait time of a started one
     gone       job_status,        -- status left (its gauge goes down)
     came       job_status         -- status entered (its gauge goes up)
 );
 
+-- Append a statement's job changes to job_stats_pending, one row per minute and group.
+-- (plpgsql, not sql: its plan is cached for the session instead of made at every call)
 CREATE FUNCTION conveyor_stats_record(changes conveyor_job_change[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO job_stats_totals AS t (
-        tenant, engine, operation, submitted, started, succeeded, failed, cancelled, retried,
-        run_ms, wait_ms, run_hist, wait_hist, scheduled, waiting, queued, running, retrying)
-    SELECT c.tenant, c.engine, c.operation,
+    INSERT INTO job_stats_pending
+    SELECT date_trunc('minute', c.at, 'UTC'), c.tenant, c.engine, c.operation,
            count(*) FILTER (WHERE c.submitted), count(*) FILTER (WHERE c.started),
            count(*) FILTER (WHERE c.outcome = 'succeeded'), count(*) FILTER (WHERE c.outcome = 'failed'),
            count(*) FILTER (WHERE c.outcome = 'cancelled'), count(*) FILTER (WHERE c.outcome = 'retrying'),
@@ -142,54 +169,7 @@ BEGIN
            count(*) FILTER (WHERE c.came = 'running') - count(*) FILTER (WHERE c.gone = 'running'),
            count(*) FILTER (WHERE c.came = 'retrying') - count(*) FILTER (WHERE c.gone = 'retrying')
     FROM unnest(changes) c
-    GROUP BY c.tenant, c.engine, c.operation
-    ORDER BY c.tenant, c.engine, c.operation
-    ON CONFLICT (tenant, engine, operation) DO UPDATE SET
-        submitted = t.submitted + excluded.submitted,
-        started = t.started + excluded.started,
-        succeeded = t.succeeded + excluded.succeeded,
-        failed = t.failed + excluded.failed,
-        cancelled = t.cancelled + excluded.cancelled,
-        retried = t.retried + excluded.retried,
-        run_ms = t.run_ms + excluded.run_ms,
-        wait_ms = t.wait_ms + excluded.wait_ms,
-        run_hist = conveyor_hist_add(t.run_hist, excluded.run_hist),
-        wait_hist = conveyor_hist_add(t.wait_hist, excluded.wait_hist),
-        scheduled = t.scheduled + excluded.scheduled,
-        waiting = t.waiting + excluded.waiting,
-        queued = t.queued + excluded.queued,
-        running = t.running + excluded.running,
-        retrying = t.retrying + excluded.retrying;
-
-    INSERT INTO job_stats AS s (
-        span, bucket, tenant, engine, operation, submitted, started, succeeded, failed, cancelled,
-        retried, run_ms, wait_ms, run_hist, wait_hist)
-    SELECT g.span, g.bucket, c.tenant, c.engine, c.operation,
-           count(*) FILTER (WHERE c.submitted), count(*) FILTER (WHERE c.started),
-           count(*) FILTER (WHERE c.outcome = 'succeeded'), count(*) FILTER (WHERE c.outcome = 'failed'),
-           count(*) FILTER (WHERE c.outcome = 'cancelled'), count(*) FILTER (WHERE c.outcome = 'retrying'),
-           coalesce(sum(c.run_ms), 0), coalesce(sum(c.wait_ms), 0),
-           conveyor_hist_of(array_agg(conveyor_stats_bucket(c.run_ms)) FILTER (WHERE c.run_ms IS NOT NULL)),
-           conveyor_hist_of(array_agg(conveyor_stats_bucket(c.wait_ms)) FILTER (WHERE c.wait_ms IS NOT NULL))
-    FROM unnest(changes) c
-    CROSS JOIN LATERAL (VALUES
-        ('minute', date_trunc('minute', c.at, 'UTC')),
-        ('hour', date_trunc('hour', c.at, 'UTC')),
-        ('day', date_trunc('day', c.at, 'UTC'))) AS g(span, bucket)
-    WHERE c.submitted OR c.started OR c.outcome IS NOT NULL
-    GROUP BY g.span, g.bucket, c.tenant, c.engine, c.operation
-    ORDER BY g.span, g.bucket, c.tenant, c.engine, c.operation
-    ON CONFLICT (span, bucket, tenant, engine, operation) DO UPDATE SET
-        submitted = s.submitted + excluded.submitted,
-        started = s.started + excluded.started,
-        succeeded = s.succeeded + excluded.succeeded,
-        failed = s.failed + excluded.failed,
-        cancelled = s.cancelled + excluded.cancelled,
-        retried = s.retried + excluded.retried,
-        run_ms = s.run_ms + excluded.run_ms,
-        wait_ms = s.wait_ms + excluded.wait_ms,
-        run_hist = conveyor_hist_add(s.run_hist, excluded.run_hist),
-        wait_hist = conveyor_hist_add(s.wait_hist, excluded.wait_hist);
+    GROUP BY 1, 2, 3, 4;
 END
 $$;
 
