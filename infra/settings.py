@@ -55,7 +55,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_batch_size: int = 1000
     #: How often the scheduler leader sweeps finished jobs past retention.
     retention_interval_seconds: float = 600.0
-    #: Stats rollups (per minute, hour and day) are deleted this many days after their bucket
+    #: Stats rollups (per minute, 5 minutes, hour and day) are deleted this many days after their bucket
     #: began; 0 keeps them forever. Cumulative totals are never deleted.
     stats_retention_days: int = 8
     #: Whether the gateway serves Prometheus metrics at /metrics (404 when off).

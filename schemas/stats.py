@@ -25,7 +25,7 @@ PERCENTILE_ERROR = 2 ** (1 / (2 * PER_DOUBLING)) - 1
 Window = Literal["5m", "1h", "24h", "7d"]
 Step = Literal["1m", "5m", "1h", "1d"]
 GroupBy = Literal["queue", "operation", "tenant"]
-Span = Literal["minute", "hour", "day"]
+Span = Literal["minute", "five_minutes", "hour", "day"]
 
 WINDOWS: dict[str, timedelta] = {
     "5m": timedelta(minutes=5),
@@ -39,9 +39,15 @@ STEPS: dict[str, timedelta] = {
     "1h": timedelta(hours=1),
     "1d": timedelta(days=1),
 }
-SPANS: dict[Span, timedelta] = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+#: The rollup rows' spans, longest first; each divides the next longer one.
+SPANS: dict[Span, timedelta] = {
+    "day": timedelta(days=1),
+    "hour": timedelta(hours=1),
+    "five_minutes": timedelta(minutes=5),
+    "minute": timedelta(minutes=1),
+}
 #: The rollup rows a timeseries step is read from.
-STEP_SPAN: dict[str, Span] = {"1m": "minute", "5m": "minute", "1h": "hour", "1d": "day"}
+STEP_SPAN: dict[str, Span] = {"1m": "minute", "5m": "five_minutes", "1h": "hour", "1d": "day"}
 MAX_BUCKETS = 1000
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -126,6 +132,26 @@ def percentiles(hist: Sequence[int] | None) -> Percentiles | None:
     return Percentiles(p50=round(p50, 2), p95=round(p95, 2), p99=round(p99, 2))
 
 
+#: Prometheus `le` bounds of the run and wait histograms: every doubling from 1 ms, which are
+#: bucket edges, so the cumulative counts are exact.
+PROMETHEUS_DOUBLINGS = 27
+
+
+def cumulative_seconds(hist: Sequence[int]) -> list[tuple[float, int]]:
+    """A histogram as Prometheus buckets: (upper bound in seconds, count at or below it), from
+    1 ms up by doublings, then +Inf with the total."""
+    out = []
+    seen = 0
+    k = 0
+    for j in range(PROMETHEUS_DOUBLINGS + 1):
+        while k <= PER_DOUBLING * j:  # buckets 0 … 4j lie under 2^j ms
+            seen += hist[k]
+            k += 1
+        out.append((2**j / 1000, seen))
+    out.append((math.inf, sum(hist)))
+    return out
+
+
 def success_rate(succeeded: int, failed: int) -> float | None:
     """succeeded / (succeeded + failed), or None when neither happened."""
     done = succeeded + failed
@@ -154,7 +180,7 @@ def window_buckets(now: datetime, window: str) -> list[tuple[Span, datetime]]:
     at = window_start(now, window)
     rows: list[tuple[Span, datetime]] = []
     while at <= now:
-        span: Span = next(s for s in ("day", "hour", "minute") if floor_time(at, SPANS[s]) == at)  # type: ignore[assignment]
+        span = next(s for s in SPANS if floor_time(at, SPANS[s]) == at)
         rows.append((span, at))
         at += SPANS[span]
     return rows

@@ -94,13 +94,13 @@ async def test_prune_stats_deletes_old_rollups_and_keeps_totals(conn: asyncpg.Co
         "INSERT INTO job_stats SELECT span, bucket - interval '10 days', tenant, engine, operation, submitted,"
         " started, succeeded, failed, cancelled, retried, run_ms, wait_ms, run_hist, wait_hist FROM job_stats"
     )
-    assert await conn.fetchval("SELECT count(*) FROM job_stats") == 6
+    assert await conn.fetchval("SELECT count(*) FROM job_stats") == 8  # 4 spans, now and then
 
     # When retention runs in batches of 2
     deleted = await prune_stats(conn, older_than_days=8, batch_size=2)
 
     # Then the old rows are gone, today's and the totals stay
-    assert deleted == 3
-    assert await conn.fetchval("SELECT count(*) FROM job_stats WHERE bucket > now() - interval '1 day'") == 3
-    assert await conn.fetchval("SELECT count(*) FROM job_stats") == 3
+    assert deleted == 4
+    assert await conn.fetchval("SELECT count(*) FROM job_stats WHERE bucket > now() - interval '1 day'") == 4
+    assert await conn.fetchval("SELECT count(*) FROM job_stats") == 4
     assert (await conn.fetchrow(GAUGES, TENANT))["submitted"] == 2

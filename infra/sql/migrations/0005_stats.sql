@@ -1,4 +1,4 @@
--- Stats: what jobs did, rolled up per minute, hour and day and per (tenant, engine, operation),
+-- Stats: what jobs did, rolled up per minute, 5 minutes, hour and day and per (tenant, engine, operation),
 -- plus cumulative totals and the current number of jobs in each waiting or running status.
 -- Statement-level triggers record what changed in the transaction that changes the jobs: a
 -- worker's batched claim or finish of many jobs appends one row per group to
@@ -30,10 +30,11 @@ CREATE TRIGGER jobs_queued BEFORE UPDATE OF status ON jobs
     FOR EACH ROW WHEN (NEW.status = 'queued' AND OLD.status IS DISTINCT FROM 'queued')
     EXECUTE FUNCTION conveyor_job_queued();
 
--- One row per (span, bucket start, tenant, engine, operation); spans are 'minute', 'hour'
--- and 'day' (UTC), all kept current, so any window is a few rows of each group.
+-- One row per (span, bucket start, tenant, engine, operation); spans are 'minute',
+-- 'five_minutes', 'hour' and 'day' (UTC, nested), all kept current, so any window is a few
+-- rows of each group (an hour: at most 4 minutes, 11 five-minute rows and 1 hour).
 CREATE TABLE job_stats (
-    span       text NOT NULL CHECK (span IN ('minute', 'hour', 'day')),
+    span       text NOT NULL CHECK (span IN ('minute', 'five_minutes', 'hour', 'day')),
     bucket     timestamptz NOT NULL,
     tenant     text NOT NULL,
     engine     text NOT NULL,
@@ -76,7 +77,9 @@ CREATE TABLE job_stats_totals (
 );
 
 -- What job statements changed and no flush folded in yet: per statement, one row per (minute,
--- tenant, engine, operation) with its counts, histograms and gauge changes.
+-- tenant, engine, operation) with its counts, the histogram bucket of each run and wait time
+-- it saw (a short list: rows stay small, so reading the table stays cheap however many rows
+-- autovacuum has yet to reclaim), and its gauge changes.
 CREATE TABLE job_stats_pending (
     minute     timestamptz NOT NULL,
     tenant     text NOT NULL,
@@ -90,33 +93,19 @@ CREATE TABLE job_stats_pending (
     retried    integer NOT NULL,
     run_ms     double precision NOT NULL,
     wait_ms    double precision NOT NULL,
-    run_hist   integer[] NOT NULL,
-    wait_hist  integer[] NOT NULL,
+    run_buckets  integer[] NOT NULL,
+    wait_buckets integer[] NOT NULL,
     scheduled  integer NOT NULL,  -- gauge changes, like the columns of job_stats_totals
     waiting    integer NOT NULL,
     queued     integer NOT NULL,
     running    integer NOT NULL,
     retrying   integer NOT NULL
-) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000);
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
 
 -- The histogram bucket of a duration in milliseconds (null for none).
 CREATE FUNCTION conveyor_stats_bucket(ms double precision) RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN ms < 1 THEN 0 ELSE least(111, floor(4 * ln(ms) / ln(2::float8))::integer + 1) END
-$$;
-
--- A histogram counting the given buckets.
-CREATE FUNCTION conveyor_hist_of(buckets integer[]) RETURNS integer[]
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-DECLARE
-    h integer[] := array_fill(0, ARRAY[112]);
-    b integer;
-BEGIN
-    FOREACH b IN ARRAY coalesce(buckets, '{}') LOOP
-        h[b + 1] := h[b + 1] + 1;
-    END LOOP;
-    RETURN h;
-END
 $$;
 
 -- Two histograms added bucket by bucket.
@@ -134,6 +123,24 @@ $$;
 
 -- The sum of histograms.
 CREATE AGGREGATE conveyor_hist_sum(anyarray) (SFUNC = conveyor_hist_add, STYPE = anyarray);
+
+-- A histogram counting the given buckets.
+CREATE FUNCTION conveyor_hist_of(buckets integer[]) RETURNS integer[]
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    h integer[] := array_fill(0, ARRAY[112]);
+    b integer;
+BEGIN
+    FOREACH b IN ARRAY coalesce(buckets, '{}') LOOP
+        h[b + 1] := h[b + 1] + 1;
+    END LOOP;
+    RETURN h;
+END
+$$;
+
+-- Lists of buckets joined into one (array_cat, in C): conveyor_hist_of(conveyor_buckets(l))
+-- counts many pending rows with one plpgsql call per group instead of one per row.
+CREATE AGGREGATE conveyor_buckets(integer[]) (SFUNC = array_cat, STYPE = integer[], INITCOND = '{}');
 
 -- A job change as the triggers hand it to conveyor_stats_record.
 CREATE TYPE conveyor_job_change AS (
@@ -161,8 +168,8 @@ BEGIN
            count(*) FILTER (WHERE c.outcome = 'succeeded'), count(*) FILTER (WHERE c.outcome = 'failed'),
            count(*) FILTER (WHERE c.outcome = 'cancelled'), count(*) FILTER (WHERE c.outcome = 'retrying'),
            coalesce(sum(c.run_ms), 0), coalesce(sum(c.wait_ms), 0),
-           conveyor_hist_of(array_agg(conveyor_stats_bucket(c.run_ms)) FILTER (WHERE c.run_ms IS NOT NULL)),
-           conveyor_hist_of(array_agg(conveyor_stats_bucket(c.wait_ms)) FILTER (WHERE c.wait_ms IS NOT NULL)),
+           coalesce(array_agg(conveyor_stats_bucket(c.run_ms)) FILTER (WHERE c.run_ms IS NOT NULL), '{}'),
+           coalesce(array_agg(conveyor_stats_bucket(c.wait_ms)) FILTER (WHERE c.wait_ms IS NOT NULL), '{}'),
            count(*) FILTER (WHERE c.came = 'scheduled') - count(*) FILTER (WHERE c.gone = 'scheduled'),
            count(*) FILTER (WHERE c.came = 'waiting') - count(*) FILTER (WHERE c.gone = 'waiting'),
            count(*) FILTER (WHERE c.came = 'queued') - count(*) FILTER (WHERE c.gone = 'queued'),

@@ -10,10 +10,12 @@ WITH rows AS (
     FROM unnest($1::text[], $2::timestamptz[]) AS w(span, bucket)
     JOIN job_stats s ON s.span = w.span AND s.bucket = w.bucket
     UNION ALL
-    SELECT p.tenant, p.engine, p.operation, p.submitted, p.started, p.succeeded, p.failed,
-           p.cancelled, p.retried, p.run_hist, p.wait_hist
+    SELECT p.tenant, p.engine, p.operation, sum(p.submitted), sum(p.started), sum(p.succeeded),
+           sum(p.failed), sum(p.cancelled), sum(p.retried), conveyor_hist_of(conveyor_buckets(p.run_buckets)),
+           conveyor_hist_of(conveyor_buckets(p.wait_buckets))
     FROM job_stats_pending p
     WHERE p.minute >= $5
+    GROUP BY p.tenant, p.engine, p.operation
 )
 SELECT CASE WHEN $4::text IN ('queue', 'operation') THEN r.engine END AS engine,
        CASE WHEN $4::text = 'operation' THEN r.operation END AS operation,
@@ -56,10 +58,12 @@ WITH rows AS (
     FROM job_stats s
     WHERE s.span = $1 AND s.bucket >= $2 AND s.bucket < $3
     UNION ALL
-    SELECT p.minute, p.tenant, p.engine, p.operation, p.submitted, p.started, p.succeeded,
-           p.failed, p.cancelled, p.retried, p.run_hist
+    SELECT p.minute, p.tenant, p.engine, p.operation, sum(p.submitted), sum(p.started),
+           sum(p.succeeded), sum(p.failed), sum(p.cancelled), sum(p.retried),
+           conveyor_hist_of(conveyor_buckets(p.run_buckets))
     FROM job_stats_pending p
     WHERE p.minute >= $2 AND p.minute < $3
+    GROUP BY p.minute, p.tenant, p.engine, p.operation
 )
 SELECT date_bin(make_interval(secs => $4), r.at, '2000-01-01 00:00:00+00'::timestamptz) AS start,
        sum(r.submitted)::bigint AS submitted, sum(r.started)::bigint AS started,
@@ -101,7 +105,10 @@ WITH rows AS (
     SELECT engine, run_hist::bigint[] AS run_hist, run_ms, wait_hist::bigint[] AS wait_hist, wait_ms
     FROM job_stats_totals
     UNION ALL
-    SELECT engine, run_hist::bigint[], run_ms, wait_hist::bigint[], wait_ms FROM job_stats_pending
+    SELECT engine, conveyor_hist_of(conveyor_buckets(run_buckets))::bigint[], sum(run_ms),
+           conveyor_hist_of(conveyor_buckets(wait_buckets))::bigint[], sum(wait_ms)
+    FROM job_stats_pending
+    GROUP BY engine
 )
 SELECT engine, conveyor_hist_sum(run_hist) AS run_hist, sum(run_ms) AS run_ms,
        conveyor_hist_sum(wait_hist) AS wait_hist, sum(wait_ms) AS wait_ms
@@ -110,7 +117,7 @@ GROUP BY engine
 ORDER BY engine;
 
 -- name: flush_stats
--- Fold a batch of pending changes into the rollups (minute, hour and day rows) and the totals,
+-- Fold a batch of pending changes into the rollups (minute, 5-minute, hour and day rows) and the totals,
 -- deleting them in the same statement, so each is counted exactly once. Run by one process
 -- (the scheduler leader); rows are upserted in key order. Answers how many were folded.
 -- $1 batch size
@@ -124,7 +131,7 @@ WITH moved AS (
         run_ms, wait_ms, run_hist, wait_hist, scheduled, waiting, queued, running, retrying)
     SELECT m.tenant, m.engine, m.operation, sum(m.submitted), sum(m.started), sum(m.succeeded),
            sum(m.failed), sum(m.cancelled), sum(m.retried), sum(m.run_ms), sum(m.wait_ms),
-           conveyor_hist_sum(m.run_hist), conveyor_hist_sum(m.wait_hist), sum(m.scheduled),
+           conveyor_hist_of(conveyor_buckets(m.run_buckets)), conveyor_hist_of(conveyor_buckets(m.wait_buckets)), sum(m.scheduled),
            sum(m.waiting), sum(m.queued), sum(m.running), sum(m.retrying)
     FROM moved m
     GROUP BY m.tenant, m.engine, m.operation
@@ -151,10 +158,11 @@ WITH moved AS (
         retried, run_ms, wait_ms, run_hist, wait_hist)
     SELECT g.span, g.bucket, m.tenant, m.engine, m.operation, sum(m.submitted), sum(m.started),
            sum(m.succeeded), sum(m.failed), sum(m.cancelled), sum(m.retried), sum(m.run_ms),
-           sum(m.wait_ms), conveyor_hist_sum(m.run_hist), conveyor_hist_sum(m.wait_hist)
+           sum(m.wait_ms), conveyor_hist_of(conveyor_buckets(m.run_buckets)), conveyor_hist_of(conveyor_buckets(m.wait_buckets))
     FROM moved m
     CROSS JOIN LATERAL (VALUES
         ('minute', m.minute),
+        ('five_minutes', date_bin('5 minutes', m.minute, '2000-01-01 00:00:00+00'::timestamptz)),
         ('hour', date_trunc('hour', m.minute, 'UTC')),
         ('day', date_trunc('day', m.minute, 'UTC'))) AS g(span, bucket)
     WHERE m.submitted + m.started + m.succeeded + m.failed + m.cancelled + m.retried > 0
@@ -182,7 +190,7 @@ WITH deleted AS (
     DELETE FROM job_stats
     WHERE ctid = ANY (ARRAY(
         SELECT ctid FROM job_stats
-        WHERE span = ANY ('{minute,hour,day}'::text[]) AND bucket < now() - make_interval(days => $1)
+        WHERE span = ANY ('{minute,five_minutes,hour,day}'::text[]) AND bucket < now() - make_interval(days => $1)
         LIMIT $2
         FOR UPDATE SKIP LOCKED
     ))
