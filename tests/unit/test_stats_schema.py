@@ -13,6 +13,7 @@ from schemas.stats import (
     PERCENTILE_ERROR,
     bucket_bounds,
     bucket_of,
+    cumulative_seconds,
     histogram,
     merge,
     percentile,
@@ -108,3 +109,10 @@ def test_step_starts_end_with_the_bucket_holding_now() -> None:
     assert len(starts) == 12
     assert starts[-1] == datetime(2026, 12, 1, 21, 35, tzinfo=UTC)
     assert starts[0] == datetime(2026, 12, 1, 20, 40, tzinfo=UTC)
+
+
+def test_cumulative_seconds_gives_exact_prometheus_buckets_at_doublings_of_a_millisecond() -> None:
+    buckets = dict(cumulative_seconds(histogram([0.5, 1.5, 3.0, 1000.0, 1e12])))
+    assert (buckets[0.001], buckets[0.002], buckets[0.004]) == (1, 2, 3)
+    assert buckets[0.512] == 3 and buckets[1.024] == 4
+    assert buckets[2**27 / 1000] == 4 and buckets[float("inf")] == 5
