@@ -6,13 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import httpx
+from msgspec.structs import replace
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from infra.db import create_pool
 from schemas.keys import Scope
+from services.gateway.metrics import Metrics
 from tests.integration.conftest import MakeSystem
 from tests.support.api import submit, wait_for_status
-from tests.support.system import System, eventually
+from tests.support.system import System, base_settings, eventually
 
 
 async def scrape(system: System) -> list[Sample]:
@@ -108,3 +112,21 @@ async def test_metrics_disabled_answers_404(make_system: MakeSystem) -> None:
     # When Prometheus scrapes, Then there is nothing there
     async with httpx.AsyncClient(base_url=system.base_url, timeout=10) as http:
         assert (await http.get("/metrics")).status_code == 404
+
+
+async def test_metrics_collector_leaves_out_postgres_when_it_does_not_answer(database_url: str) -> None:
+    # Given a collector whose database pool is gone (closed, as after losing PostgreSQL)
+    settings = replace(base_settings(), database_url=database_url, rabbitmq_management_url="http://127.0.0.1:9")
+    pool = await create_pool(settings, application_name="conveyor-test")
+    await pool.close()
+    metrics = Metrics(settings)
+
+    # When it is read for a scrape
+    await metrics.cluster.refresh(pool)
+    text = generate_latest(metrics.registry).decode()
+
+    # Then the scrape answers, without the job families, and says which sources were down
+    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    assert value(samples, "conveyor_scrape_up", source="postgres") == 0
+    assert value(samples, "conveyor_scrape_errors_total", source="postgres") == 1
+    assert not any(s.name.startswith("conveyor_jobs_") for s in samples)
