@@ -1,4 +1,5 @@
-"""Retention: finished jobs and workflows, with their events and results, are deleted some days after they end."""
+"""Retention: finished jobs and workflows, with their events and results, are deleted some days
+after they end; stats rollups some days after their bucket began."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 
+from infra import stats
 from infra.db import Db
 from infra.sql import QUERIES
 
@@ -58,6 +60,12 @@ async def prune_finished(
     keys, key_batches = await _sweep(prune_batch_keys, db, older_than_days, batch_size, stopping)
     batches = job_batches + workflow_batches + key_batches
     return Pruned(jobs=jobs, batches=batches, workflows=workflows, batch_keys=keys)
+
+
+async def prune_stats(db: Db, *, older_than_days: int, batch_size: int, stopping: asyncio.Event | None = None) -> int:
+    """Delete every stats rollup row past retention, one short statement per batch; how many went."""
+    deleted, _ = await _sweep(stats.prune_batch, db, older_than_days, batch_size, stopping)
+    return deleted
 
 
 async def _sweep(

@@ -60,6 +60,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Offer the diagnostic operations that nothing can cancel or time out (general.block);
     #: for tests and drills, never for tenants.
     diagnostics: bool = False
+    #: Stats rollups (per minute, 5 minutes, hour and day) are deleted this many days after their bucket
+    #: began; 0 keeps them forever. Cumulative totals are never deleted.
+    stats_retention_days: int = 8
+    #: Whether the gateway serves Prometheus metrics at /metrics (404 when off).
+    metrics_enabled: bool = True
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     #: Where `make services` keeps the data of the RabbitMQ and PostgreSQL it starts.

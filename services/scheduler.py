@@ -6,7 +6,9 @@
 - outbox relay: publish intents a crashed gateway (or an unreachable RabbitMQ) left behind,
   and at once the jobs a workflow step queued;
 - orphan rescue: running jobs whose worker is gone and whose message nobody took over;
-- retention: finished jobs past `retention_days` are deleted in short batches.
+- stats: the job changes the jobs triggers recorded are folded into the rollups every second;
+- retention: finished jobs past `retention_days`, and stats rollups past
+  `stats_retention_days`, are deleted in short batches.
 
 Several schedulers may run; the others wait and take over within seconds of the leader's
 death, because the lock dies with the leader's session.
@@ -26,13 +28,13 @@ import asyncpg
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from infra import jobs
+from infra import jobs, stats
 from infra.broker import queue_declarations
 from infra.db import UNAVAILABLE, connect, create_pool
 from infra.dispatch import Dispatcher, relay_outbox
 from infra.jobs import to_dispatch
 from infra.publisher import Publisher
-from infra.retention import prune_finished
+from infra.retention import prune_finished, prune_stats
 from infra.settings import Settings
 from infra.sql import QUERIES
 from infra.workers import LEADER_PREFIX
@@ -46,6 +48,8 @@ PROMOTE_BATCH = 500
 RELAY_EVERY = 1.0
 RELAY_BATCH = 500
 RESCUE_EVERY = 2.0
+STATS_EVERY = 1.0
+STATS_BATCH = 5000
 CAMPAIGN_EVERY = 2.0
 
 
@@ -114,6 +118,7 @@ class Scheduler:
         periodic = AsyncIOScheduler()
         maintenance: list[tuple[str, Callable[[Dispatcher], Awaitable[None]], float]] = [
             ("rescue", self._rescue, RESCUE_EVERY),
+            ("stats", self._flush_stats, STATS_EVERY),
             ("prune", self._prune, self.settings.retention_interval_seconds),
         ]
         for name, work, seconds in maintenance:
@@ -192,9 +197,24 @@ class Scheduler:
             log.warning("job_rescued", job_id=str(row["id"]), status=row["status"], attempt=row["attempts"])
         dispatcher.send([to_dispatch(row) for row in rows if row["status"] == JobStatus.QUEUED])
 
+    async def _flush_stats(self, dispatcher: Dispatcher) -> None:
+        """Fold the job changes the triggers recorded into the stats rollups and totals."""
+        while await stats.flush(dispatcher.pool, limit=STATS_BATCH) == STATS_BATCH:
+            pass  # a full batch may have more behind it
+
     async def _prune(self, dispatcher: Dispatcher) -> None:
-        """Delete finished jobs and workflows past retention (with their events), logging how many went."""
+        """Delete finished jobs and workflows past retention (with their events), and old stats
+        rollups, logging how many went."""
         s = self.settings
+        if s.stats_retention_days > 0:
+            rows = await prune_stats(
+                dispatcher.pool,
+                older_than_days=s.stats_retention_days,
+                batch_size=s.retention_batch_size,
+                stopping=self.stopping,
+            )
+            if rows:
+                log.info("stats_pruned", rows=rows, older_than_days=s.stats_retention_days)
         if s.retention_days <= 0:
             return
         pruned = await prune_finished(

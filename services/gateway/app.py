@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-from litestar import Litestar
+from litestar import Controller, Litestar
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.types import Middleware
 
 from actors.sdk import Registry, load_engines
 from infra.broker import queue_declarations
@@ -29,13 +30,15 @@ from services.gateway.engines import EngineController, engine_list
 from services.gateway.errors import HANDLERS
 from services.gateway.health import HealthController
 from services.gateway.jobs import JobController
+from services.gateway.metrics import HttpMetrics, Metrics, MetricsController
 from services.gateway.queues import LimitsController, QueueController
 from services.gateway.requests import GatewayRequest
 from services.gateway.schedules import ScheduleController
+from services.gateway.stats import StatsController
 from services.gateway.workers import ClusterHealthController, WorkerController
 from services.gateway.workflows import WorkflowController
 
-PUBLIC = [r"^/healthz$", r"^/readyz$", r"^/schema"]
+PUBLIC = [r"^/healthz$", r"^/readyz$", r"^/schema", r"^/metrics$"]
 
 
 def create_app(
@@ -45,8 +48,12 @@ def create_app(
     publisher: Publisher | None = None,
     registry: Registry | None = None,
 ) -> Litestar:
-    """The gateway app; resources not given are opened at startup and closed at shutdown."""
+    """The gateway app; resources not given are opened at startup and closed at shutdown.
+
+    With `metrics_enabled`, /metrics serves Prometheus figures from a registry of this app's own.
+    """
     registry = registry or load_engines(diagnostics=settings.diagnostics)
+    metrics = Metrics(settings) if settings.metrics_enabled else None
 
     @asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:
@@ -69,32 +76,41 @@ def create_app(
             controls=ControlsCache(db),
         )
         app.state.key_cache = KeyCache(db, ttl=settings.key_cache_seconds)
+        app.state.metrics = metrics
         try:
             yield
         finally:
             await management.aclose()
+            if metrics is not None:
+                await metrics.cluster.close()
             await dispatcher.close()
             if publisher is None:
                 await pub.stop()
             if pool is None:
                 await db.close()
 
+    handlers: list[type[Controller]] = [
+        JobController,
+        WorkflowController,
+        ScheduleController,
+        StatsController,
+        EngineController,
+        HealthController,
+        QueueController,
+        LimitsController,
+        AuditController,
+        WorkerController,
+        ClusterHealthController,
+        DeadLetterController,
+    ]
+    middleware: list[Middleware] = [RequestContext()]
+    if metrics is not None:
+        handlers.append(MetricsController)
+        middleware.append(HttpMetrics(metrics))
     return Litestar(
-        route_handlers=[
-            JobController,
-            WorkflowController,
-            ScheduleController,
-            EngineController,
-            HealthController,
-            QueueController,
-            LimitsController,
-            AuditController,
-            WorkerController,
-            ClusterHealthController,
-            DeadLetterController,
-        ],
+        route_handlers=handlers,
         dependencies={"resources": Provide(provide_resources, sync_to_thread=False)},
-        middleware=[RequestContext(), DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC)],
+        middleware=[*middleware, DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC)],
         exception_handlers=HANDLERS,
         request_class=GatewayRequest,
         lifespan=[resources],

@@ -2,8 +2,9 @@
 
 Prints, in one run: HTTP submit rate (single and batch), end-to-end jobs/s of general.echo
 (submitted → succeeded in PostgreSQL) with 1 and 2 worker processes, submit-to-start latency
-on an idle system, a bare Dramatiq no-op drain with the same processes and threads, and a
-1,000-node fan-out/fan-in workflow beside the same jobs submitted independently.
+on an idle system, a bare Dramatiq no-op drain with the same processes and threads, a
+1,000-node fan-out/fan-in workflow beside the same jobs submitted independently, and
+GET /v1/stats latency with 1,000,000 finished jobs (and their rollups) in the table.
 Figures vary from run to run on shared machines; compare the ratios within one run.
 """
 
@@ -26,7 +27,7 @@ import asyncpg
 import httpx
 
 from infra.db import drop_database
-from tests.bench import http_load
+from tests.bench import http_load, stats_load
 from tests.support.system import System, base_settings, clone_database, create_template, eventually
 
 ECHO = {"engine": "general", "operation": "echo", "params": {"value": 1}}
@@ -205,6 +206,29 @@ class Bench:
 
         return float(await eventually(finished, timeout=600, interval=0.1, message="the workflow")) - started
 
+    async def stats(self, jobs: int = 1_000_000, samples: int = 200) -> dict[str, Any]:
+        """GET /v1/stats p50/p95 with `jobs` finished jobs over seven days: the default (1h per
+        queue), a day per operation, and team analytics (7d per tenant, all tenants)."""
+        system = await self.system("stats")
+        pool = await system.pool()
+        try:
+            async with pool.acquire() as conn:
+                figures: dict[str, Any] = {"jobs": jobs, "fill_s": await stats_load.fill(conn, jobs)}
+        finally:
+            await pool.close()
+        system.start_gateway()
+        try:
+            async with system.client(await system.api_key("bench")) as http:
+                for name, params in [
+                    ("default", {}),
+                    ("day_per_operation", {"window": "24h", "group_by": "operation"}),
+                    ("team_analytics", {"window": "7d", "group_by": "tenant"}),
+                ]:
+                    figures[name] = await stats_load.latencies(http, params, samples)
+        finally:
+            system.close()
+        return figures
+
     def bare(self, processes: int) -> dict[str, float]:
         """Bare Dramatiq draining the same number of no-op messages."""
         queue = f"bench_bare_{secrets.token_hex(3)}"
@@ -240,27 +264,33 @@ def _delete_queue(url: str, queue: str) -> None:
         connection.close()
 
 
-async def run(jobs: int, *, only_workflows: bool = False) -> None:
-    """Every measurement (or only the workflow ones), then the table."""
+async def run(jobs: int, *, only_workflows: bool = False, only_stats: bool = False) -> None:
+    """Every measurement (or only the workflow ones, or only the stats ones), then the table."""
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as tmp:
         bench = Bench(jobs, Path(tmp))
         bench.template = await create_template(bench.settings, f"conveyor_bench_template_{secrets.token_hex(3)}")
         try:
-            if not only_workflows:
+            if not (only_workflows or only_stats):
                 figures["submit"] = await bench.submit_rates()
                 figures["drain"] = {p: await bench.drain(p) for p in (1, 2)}
                 figures["drain_limited"] = await bench.drain(1, limit=LIMIT_HIGH)
                 figures["bare_dramatiq"] = {p: bench.bare(p) for p in (1, 2)}
                 figures["latency"] = await bench.latency()
-            figures["workflows"] = await bench.workflows()
+            if not only_stats:
+                figures["workflows"] = await bench.workflows()
+            if not only_workflows:
+                figures["stats"] = await bench.stats()
         finally:
             for url in [*bench.databases, bench.template]:
                 await drop_database(url)
     print(f"\nConveyor benchmark — {jobs} jobs per drain, worker threads {THREADS}\n")
-    if not only_workflows:
+    if "drain" in figures:
         print_jobs(figures)
-    print_workflows(figures["workflows"])
+    if "workflows" in figures:
+        print_workflows(figures["workflows"])
+    if "stats" in figures:
+        print_stats(figures["stats"])
     print(json.dumps(figures))
 
 
@@ -302,13 +332,26 @@ def print_workflows(flows: dict[str, float]) -> None:
         )
 
 
+def print_stats(figures: dict[str, Any]) -> None:
+    """The stats rows of the table (target: p95 under 50 ms)."""
+    print(f"{figures['jobs']:,} finished jobs and their rollups written in   {figures['fill_s']:8.1f} s")
+    for name, label in (
+        ("default", "GET /v1/stats (1h per queue)"),
+        ("day_per_operation", "GET /v1/stats (24h per operation)"),
+        ("team_analytics", "GET /v1/stats (7d per tenant, admin)"),
+    ):
+        f = figures[name]
+        print(f"{label:<44} p50 {f['p50_ms']:.1f} ms   p95 {f['p95_ms']:.1f} ms   (target p95 < 50 ms)")
+
+
 def main() -> None:
     """Command line."""
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--jobs", type=int, default=5000, help="jobs per drain (default 5000)")
     parser.add_argument("--only-workflows", action="store_true", help="measure only the workflow figures")
+    parser.add_argument("--only-stats", action="store_true", help="measure only GET /v1/stats over 1,000,000 jobs")
     args = parser.parse_args()
-    asyncio.run(run(args.jobs, only_workflows=args.only_workflows))
+    asyncio.run(run(args.jobs, only_workflows=args.only_workflows, only_stats=args.only_stats))
 
 
 if __name__ == "__main__":
