@@ -29,10 +29,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from infra import stats
+from infra import stats, workers
 from infra.rabbitmq_admin import QueueDepth, management_client, queue_depths
 from infra.settings import Settings
 from schemas.engines import QUEUES
+from schemas.operations import WorkerView
 from schemas.stats import cumulative_seconds
 from services.gateway.deps import Resources
 
@@ -95,7 +96,11 @@ class ClusterCollector:
         return []
 
     async def _postgres(self, pool: asyncpg.Pool) -> list[Metric]:
-        return job_families(await stats.job_totals(pool), await stats.latency_totals(pool))
+        live = await workers.live_workers(pool, lease_seconds=self.settings.lease_seconds)
+        return [
+            *job_families(await stats.job_totals(pool), await stats.latency_totals(pool)),
+            *worker_families(live),
+        ]
 
     async def _rabbitmq(self) -> list[Metric]:
         if self._client is None:
@@ -130,6 +135,17 @@ def job_families(totals: Sequence[stats.JobTotals], latency: Sequence[stats.Late
         run.add_metric([row.engine], _buckets(row.run_hist), row.run_ms / 1000)
         wait.add_metric([row.engine], _buckets(row.wait_hist), row.wait_ms / 1000)
     return [submitted, started, finished, retried, run, wait, jobs]
+
+
+def worker_families(live: Sequence[WorkerView]) -> list[Metric]:
+    """Live worker processes, and their threads, per queue (from the worker registry)."""
+    processes = GaugeMetricFamily("conveyor_workers", "Live worker processes consuming a queue", labels=["queue"])
+    threads = GaugeMetricFamily("conveyor_worker_threads", "Worker threads consuming a queue", labels=["queue"])
+    per_process, per_thread = workers.processes_per_queue(live), workers.threads_per_queue(live)
+    for queue in QUEUES:
+        processes.add_metric([queue], per_process.get(queue, 0))
+        threads.add_metric([queue], per_thread.get(queue, 0))
+    return [processes, threads]
 
 
 def queue_families(settings: Settings, depths: Mapping[str, QueueDepth]) -> list[Metric]:

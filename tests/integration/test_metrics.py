@@ -74,6 +74,10 @@ async def test_metrics_count_what_ran_across_the_cluster(make_system: MakeSystem
     assert value(samples, "conveyor_queue_messages", state="ready", **general) == 0
     assert value(samples, "conveyor_scrape_up", source="postgres") == 1
     assert value(samples, "conveyor_scrape_up", source="rabbitmq") == 1
+    # one worker process of 4 threads serves general (the worker registry), none image_generation
+    assert value(samples, "conveyor_workers", **general) == 1
+    assert value(samples, "conveyor_worker_threads", **general) == 4
+    assert value(samples, "conveyor_workers", queue="image_generation") == 0
 
     # And HTTP requests are counted by route template, never by raw path
     routes = {s.labels["route"] for s in samples if s.name == "conveyor_http_requests_total"}

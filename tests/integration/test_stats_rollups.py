@@ -48,7 +48,7 @@ async def test_rollups_ignore_updates_that_change_no_status(conn: asyncpg.Connec
     rows = await jobs.insert_jobs(conn, TENANT, [new_job() for _ in range(5)])
     ids = [row["id"] for row in rows]
     claimed = await jobs.claim_jobs(conn, ids, "w-test", lease_seconds=30, max_worker_losses=3)
-    assert len(claimed) == 5
+    assert len(claimed.claimed) == 5
     pending = await conn.fetchval("SELECT count(*) FROM job_stats_pending")
 
     # When their worker beats and reports progress
