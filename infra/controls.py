@@ -115,11 +115,13 @@ class QueueFigures:
         return total
 
 
-async def queue_figures(db: Db) -> QueueFigures:
-    """Counts of waiting and running jobs per queue, and recent outcomes per operation."""
+async def queue_figures(db: Db, *, with_pace: bool = True) -> QueueFigures:
+    """Counts of waiting and running jobs per queue, and (`with_pace`) recent outcomes per operation."""
     figures = QueueFigures()
     for row in await db.fetch(QUERIES.queue_job_counts):
         figures.counts[(row["engine"], str(row["status"]))] = row["n"]
+    if not with_pace:
+        return figures
     for row in await db.fetch(QUERIES.queue_recent_outcomes):
         mean = row["mean_run_seconds"]
         figures.by_operation[(row["engine"], row["operation"])] = Pace(

@@ -169,7 +169,7 @@ async def health(
     live = await workers.live_workers(pool, lease_seconds=settings.lease_seconds)
     processes = workers.processes_per_queue(live)
     ages = await controls.oldest_queued(pool)
-    figures = await controls.queue_figures(pool)
+    figures = await controls.queue_figures(pool, with_pace=False)
     state = await controls.control_state(pool)
     problems = down + ([] if rabbitmq.ok else ["rabbitmq: management API unreachable"])
     if leader is None:

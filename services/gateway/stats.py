@@ -19,7 +19,7 @@ from infra.keys import Principal
 from schemas.errors import FieldError
 from schemas.keys import Scope
 from schemas.stats import STEPS, WINDOWS, StatsView, TimeseriesView, step_error, window_start
-from services.gateway.auth import requires
+from services.gateway.auth import requires, tenant_scope
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError
 from services.gateway.paging import text_filters
@@ -37,16 +37,6 @@ def choice(field: str, value: str, allowed: Collection[str]) -> str:
     if value not in allowed:
         raise invalid(field, f"must be one of {', '.join(allowed)}")
     return value
-
-
-def tenant_scope(principal: Principal, tenant: str | None) -> str | None:
-    """The tenant whose rows to read (None: all). Only an admin key reads another tenant, or all."""
-    admin = Scope.ADMIN in principal.scopes
-    if tenant is None:
-        return None if admin else principal.tenant
-    if not admin and tenant != principal.tenant:
-        raise ApiError(403, "forbidden", "only an admin key may read another tenant's stats")
-    return tenant
 
 
 class StatsController(Controller):
