@@ -13,7 +13,8 @@ import msgspec
 
 from infra.db import Db, json_text
 from infra.sql import QUERIES
-from schemas.jobs import JobEventView, JobStatus, JobView, sources_of
+from schemas.events import EventView
+from schemas.jobs import JobStatus, JobView, sources_of
 
 
 class NewJob(msgspec.Struct, kw_only=True):
@@ -136,10 +137,10 @@ async def list_jobs(
     return rows
 
 
-async def list_events(db: Db, tenant: str, job_id: uuid.UUID, *, after: int, limit: int) -> list[JobEventView]:
+async def list_events(db: Db, tenant: str, job_id: uuid.UUID, *, after: int, limit: int) -> list[EventView]:
     """A job's history, oldest first."""
     rows = await db.fetch(QUERIES.list_job_events, job_id, tenant, after, limit)
-    return [msgspec.convert(dict(row), JobEventView) for row in rows]
+    return [msgspec.convert(dict(row), EventView) for row in rows]
 
 
 CANCEL_NOW = sources_of(JobStatus.CANCELLED, excluding=frozenset({JobStatus.RUNNING}))

@@ -65,14 +65,75 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stats_retention_days: int = 8
     #: Whether the gateway serves Prometheus metrics at /metrics (404 when off).
     metrics_enabled: bool = True
+    #: When a webhook delivery that failed (429, 5xx, a timeout, no connection) is tried again:
+    #: comma-separated delays (`30s`, `5m`, `2h`; a bare number is seconds), jittered; a
+    #: receiver's Retry-After stretches one. After the last the delivery is failed.
+    webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"
+    #: How long a webhook receiver has to answer (connecting included).
+    webhook_timeout_seconds: float = 15.0
+    #: `host:port` pairs (comma-separated) that webhooks may reach although their address is not
+    #: globally routable (loopback, private networks); for development and tests. Empty: none.
+    webhook_allow_private: str = ""
+    #: The SMTP server that sends e-mail notifications: `smtp://host:25`,
+    #: `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://user:pass@host:465`.
+    #: Empty: e-mail deliveries fail, saying so.
+    smtp_url: str = ""
+    smtp_from: str = "Conveyor <conveyor@localhost>"
+    #: Where people reach this installation (links in e-mail and the inbox).
+    public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     #: Where `make services` keeps the data of the RabbitMQ and PostgreSQL it starts.
     local_dir: str = ".local"
 
+    def __post_init__(self) -> None:
+        # refuse malformed values at start, not at the first delivery
+        try:
+            self.webhook_retry_delays()
+        except ValueError as exc:
+            raise ValueError(f"webhook_retry_schedule: {exc}") from None
+        self.webhook_private_exemptions()
+
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        """The webhook retry schedule in seconds."""
+        return tuple(parse_duration(part) for part in self.webhook_retry_schedule.split(",") if part.strip())
+
+    def webhook_private_exemptions(self) -> frozenset[tuple[str, int]]:
+        """The (host, port) pairs exempt from the webhook address guard, hosts lower-cased."""
+        pairs = set()
+        for item in self.webhook_allow_private.split(","):
+            if not (item := item.strip()):
+                continue
+            host, sep, port = item.rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"webhook_allow_private: {item!r} is not host:port")
+            pairs.add((host.strip("[]").lower(), int(port)))
+        return frozenset(pairs)
+
     def queue_name(self, engine: str) -> str:
         """The RabbitMQ queue of an engine."""
         return self.queue_prefix + engine
+
+
+UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `500ms`, `5s`, `5m`, `2h`, `1d` or a bare number of seconds."""
+    text = text.strip().lower()
+    for unit in sorted(UNITS, key=len, reverse=True):
+        if text.endswith(unit) and text[: -len(unit)].strip():
+            number, scale = text[: -len(unit)].strip(), UNITS[unit]
+            break
+    else:
+        number, scale = text, 1.0
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration like 30s, 5m or 2h") from None
+    if not 0 <= value <= 7 * 86400:
+        raise ValueError(f"{text!r} is not between 0 and 7 days")
+    return value
 
 
 FIELDS = frozenset(field.name for field in msgspec.structs.fields(Settings))
@@ -99,7 +160,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 def _field_of(exc: msgspec.ValidationError) -> str:
     message = str(exc)
-    return message.rsplit("$.", 1)[-1].rstrip("`") if "$." in message else "?"
+    if "$." in message:
+        return message.rsplit("$.", 1)[-1].rstrip("`")
+    named = message.split(":", 1)[0]
+    return named if named in FIELDS else "?"
 
 
 def to_environ(settings: Settings) -> dict[str, str]:

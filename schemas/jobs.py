@@ -185,24 +185,6 @@ class JobPage(msgspec.Struct):
     next_cursor: str | None
 
 
-class JobEventView(msgspec.Struct, kw_only=True):
-    """One entry of a job's history."""
-
-    id: int
-    type: str
-    from_status: JobStatus | None
-    to_status: JobStatus | None
-    attempt: int
-    data: dict[str, Any]
-    created_at: datetime
-
-
-class JobEventPage(msgspec.Struct):
-    """A job's history, oldest first."""
-
-    items: list[JobEventView]
-
-
 #: The most jobs one bulk action (cancel, retry, dead-letter replay or purge) acts on.
 BULK_LIMIT = 10_000
 JobIds = Annotated[list[uuid.UUID], Meta(min_length=1, max_length=BULK_LIMIT)]

@@ -15,6 +15,7 @@ from infra import jobs, jobs_bulk
 from infra.jobs import JobFilter, to_dispatch, to_view
 from infra.keys import Principal
 from schemas.errors import nul_errors
+from schemas.events import EventPage
 from schemas.ids import encode_cursor
 from schemas.jobs import (
     JobBatchSubmit,
@@ -23,7 +24,6 @@ from schemas.jobs import (
     JobBulkFilter,
     JobBulkRetryView,
     JobBulkSelect,
-    JobEventPage,
     JobPage,
     JobStatus,
     JobSubmit,
@@ -200,13 +200,13 @@ class JobController(Controller):
         principal: Principal,
         after: Annotated[int, Parameter(ge=0, le=2**63 - 1, description="Only events after this event id")] = 0,
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
-    ) -> JobEventPage:
-        """Every state change of the job, oldest first."""
+    ) -> EventPage:
+        """Every event of the job (its state changes and progress), oldest first."""
         if await jobs.get_job(resources.pool, principal.tenant, job_id) is None:
             raise not_found(job_id)
-        return JobEventPage(
-            items=await jobs.list_events(resources.pool, principal.tenant, job_id, after=after, limit=limit)
-        )
+        items = await jobs.list_events(resources.pool, principal.tenant, job_id, after=after, limit=limit + 1)
+        more = len(items) > limit
+        return EventPage(items=items[:limit], next_after=items[limit - 1].id if more else None)
 
     @post("/{job_id:uuid}/cancel", guards=[requires(Scope.JOBS_WRITE)], summary="Cancel a job")
     async def cancel(self, job_id: JobId, resources: Resources, principal: Principal) -> Response[JobView]:

@@ -180,9 +180,9 @@ async def test_listing_limit_is_capped(client: httpx.AsyncClient) -> None:
 async def test_events_record_every_transition(client: httpx.AsyncClient) -> None:
     job = await submit(client, "echo", {"value": 1})
     await wait_for_status(client, job["id"], "succeeded")
-    history = [(e["type"], e["from_status"], e["to_status"]) for e in await events(client, job["id"])]
+    history = [(e["type"], e["data"]["status"], e["job_id"]) for e in await events(client, job["id"])]
     assert history == [
-        ("submitted", None, "queued"),
-        ("transition", "queued", "running"),
-        ("transition", "running", "succeeded"),
+        ("job.queued", "queued", job["id"]),
+        ("job.started", "running", job["id"]),
+        ("job.succeeded", "succeeded", job["id"]),
     ]

@@ -25,7 +25,7 @@ from tests.support.system import System, eventually
 TENANT = "retention"
 COUNTS = {
     "jobs": "SELECT count(*) FROM jobs WHERE id = ANY($1::uuid[])",
-    "job_events": "SELECT count(*) FROM job_events WHERE job_id = ANY($1::uuid[])",
+    "events": "SELECT count(*) FROM events WHERE job_id = ANY($1::uuid[])",
     "outbox": "SELECT count(*) FROM outbox WHERE job_id = ANY($1::uuid[])",
 }
 
@@ -76,7 +76,7 @@ async def unfinished_jobs(conn: asyncpg.Connection) -> list[uuid.UUID]:
 
 
 async def count(conn: asyncpg.Connection, table: str, ids: list[uuid.UUID]) -> int:
-    """Rows of `table` (jobs, job_events or outbox) that belong to these jobs."""
+    """Rows of `table` (jobs, events or outbox) that belong to these jobs."""
     value: int = await conn.fetchval(COUNTS[table], ids)
     return value
 
@@ -102,7 +102,7 @@ async def test_scheduler_prunes_old_finished_jobs_in_batches(
         ]
         unfinished = await unfinished_jobs(conn)
         kept = recent + unfinished
-        assert await count(conn, "job_events", old) >= 2 * len(old) and await count(conn, "outbox", old) == len(old)
+        assert await count(conn, "events", old) >= 2 * len(old) and await count(conn, "outbox", old) == len(old)
 
         # When the scheduler leads
         system.start_scheduler()
@@ -112,10 +112,10 @@ async def test_scheduler_prunes_old_finished_jobs_in_batches(
             return await count(conn, "jobs", old) == 0
 
         await eventually(pruned, timeout=30, interval=0.1, message="old finished jobs to be pruned")
-        assert await count(conn, "job_events", old) == 0 and await count(conn, "outbox", old) == 0
+        assert await count(conn, "events", old) == 0 and await count(conn, "outbox", old) == 0
         # And recent and unfinished jobs stay, with their history
         assert await count(conn, "jobs", kept) == len(kept)
-        assert await count(conn, "job_events", kept) >= len(kept)
+        assert await count(conn, "events", kept) >= len(kept)
         assert await count(conn, "outbox", kept) == len(kept) - 1  # a scheduled job has no publish intent yet
 
         # And the sweep said how many it deleted, in batches of at most 3 rows

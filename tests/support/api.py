@@ -56,8 +56,12 @@ async def wait_for_state(
 
 
 async def events(client: httpx.AsyncClient, job_id: str) -> list[dict[str, Any]]:
-    """A job's history."""
-    response = await client.get(f"/v1/jobs/{job_id}/events")
+    """A job's state changes (its events but progress), each with the `from_status` and
+    `to_status` it moved between, read from the job's view before and in it."""
+    response = await client.get(f"/v1/jobs/{job_id}/events", params={"limit": 1000})
     assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
+    changes: list[dict[str, Any]] = [e for e in response.json()["items"] if e["type"] != "job.progress"]
+    for before, event in zip([None, *changes], changes, strict=False):
+        event["from_status"] = None if before is None else before["data"]["status"]
+        event["to_status"] = event["data"]["status"]
+    return changes

@@ -53,8 +53,8 @@ LIMIT $9;
 -- name: list_job_events
 -- A job's history, oldest first, after an event id.
 -- $1 job id, $2 tenant, $3 after event id, $4 limit
-SELECT id, type, from_status, to_status, attempt, data, created_at
-FROM job_events
+SELECT id, type, job_id, workflow_id, tags, data, created_at
+FROM events
 WHERE job_id = $1 AND tenant = $2 AND id > $3
 ORDER BY id
 LIMIT $4;
@@ -75,9 +75,6 @@ WITH job AS (
     UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, now())
     WHERE id = $1 AND tenant = $2 AND status = 'running'
     RETURNING *
-), event AS (
-    INSERT INTO job_events (job_id, tenant, type, from_status, to_status, attempt)
-    SELECT id, tenant, 'cancel_requested', status, status, attempts FROM job
 )
 SELECT * FROM job;
 

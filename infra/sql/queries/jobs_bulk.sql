@@ -31,16 +31,13 @@ WHERE id = ANY($1::uuid[]) AND tenant = $2 AND status = ANY($3::job_status[])
 RETURNING id;
 
 -- name: request_cancel_jobs
--- request_cancel for many: ask the workers running these jobs to stop them; one event and
--- one NOTIFY (sent at commit) per job.
+-- request_cancel for many: ask the workers running these jobs to stop them; one NOTIFY
+-- (sent at commit) per job.
 -- $1 ids, $2 tenant
 WITH job AS (
     UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, now())
     WHERE id = ANY($1::uuid[]) AND tenant = $2 AND status = 'running'
     RETURNING id, tenant, status, attempts
-), event AS (
-    INSERT INTO job_events (job_id, tenant, type, from_status, to_status, attempt)
-    SELECT id, tenant, 'cancel_requested', status, status, attempts FROM job
 )
 SELECT id, pg_notify('conveyor_cancel', id::text) FROM job;
 

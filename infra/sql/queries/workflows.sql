@@ -87,9 +87,6 @@ WITH job AS (
     UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, now())
     WHERE workflow_id = $1 AND tenant = $2 AND status = 'running'
     RETURNING *
-), event AS (
-    INSERT INTO job_events (job_id, tenant, type, from_status, to_status, attempt)
-    SELECT id, tenant, 'cancel_requested', status, status, attempts FROM job
 )
 SELECT id FROM job;
 
