@@ -149,8 +149,14 @@ LANGUAGE sql IMMUTABLE AS $$
             WHEN type = 'job.progress'
                 THEN format('%s%% %s', round((data ->> 'progress')::numeric * 100),
                             coalesce(data ->> 'progress_message', ''))
-            ELSE format('%s.%s is %s (attempt %s).', data ->> 'engine', data ->> 'operation',
-                        data ->> 'status', data ->> 'attempts')
+            ELSE format('%s.%s %s.', data ->> 'engine', data ->> 'operation', CASE type
+                WHEN 'job.succeeded' THEN format('succeeded in %s s (attempt %s)', round(extract(epoch FROM
+                    (data ->> 'finished_at')::timestamptz - (data ->> 'started_at')::timestamptz)::numeric, 1),
+                    data ->> 'attempts')
+                WHEN 'job.started' THEN format('started (attempt %s)', data ->> 'attempts')
+                WHEN 'job.scheduled' THEN format('is scheduled for %s', data ->> 'run_at')
+                WHEN 'job.waiting' THEN 'waits for the nodes it depends on'
+                ELSE 'is ' || (data ->> 'status') END)
         END
 $$;
 
