@@ -8,13 +8,14 @@ import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
+import msgspec
 import pytest
 
 from infra import jobs
 from infra.db import connect
 from infra.jobs import NewJob
 from schemas.ids import uuid7
-from schemas.jobs import TRANSITIONS, JobStatus
+from schemas.jobs import TRANSITIONS, JobStatus, JobView
 
 
 @pytest.fixture
@@ -79,6 +80,23 @@ async def test_every_change_appends_an_event_and_queued_writes_an_outbox_row(con
     ]
     attempts = sorted(r["attempt"] for r in await conn.fetch("SELECT attempt FROM outbox WHERE job_id = $1", row["id"]))
     assert attempts == [0, 1]
+
+
+async def test_each_event_holds_the_jobs_view_as_the_sql_functions_build_it(conn: asyncpg.Connection) -> None:
+    # Given a job taken through every kind of change (the trigger writes its view inline)
+    [row] = await jobs.insert_jobs(conn, "t", [new_job()])
+    await jobs.claim_job(conn, row["id"], "w1", lease_seconds=30, max_worker_losses=3)
+    await jobs.finish_job(conn, row["id"], "w1", JobStatus.SUCCEEDED, result={"value": 1})
+    # Then each event's type and data are what conveyor_job_event_type and conveyor_job_view
+    # make of the job as it is now, and the data holds exactly JobView's stored fields
+    last = await conn.fetchrow(
+        "SELECT e.type = conveyor_job_event_type(j.status) AS same_type, e.data = conveyor_job_view(j) AS same_data,"
+        " e.data FROM events e JOIN jobs j ON j.id = e.job_id WHERE e.job_id = $1 ORDER BY e.id DESC LIMIT 1",
+        row["id"],
+    )
+    assert last["same_type"] and last["same_data"]
+    computed = {"waiting_reason", "eta"}
+    assert set(last["data"]) == {f.name for f in msgspec.structs.fields(JobView)} - computed
 
 
 async def test_two_workers_claiming_at_once_one_wins(database_url: str, conn: asyncpg.Connection) -> None:
