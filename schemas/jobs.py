@@ -159,6 +159,8 @@ class JobView(msgspec.Struct, kw_only=True):
     idempotency_key: str | None
     run_at: datetime | None
     cancel_requested_at: datetime | None
+    #: The worker process running the job, or the last one that ran it.
+    worker_id: str | None = None
     workflow_id: uuid.UUID | None = None
     node_key: str | None = None
     item_index: int | None = None  # which element of its node's for_each list

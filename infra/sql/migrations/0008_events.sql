@@ -106,7 +106,7 @@ CREATE INDEX notifications_unread ON notifications (tenant, id DESC) WHERE read_
 
 -- A job as the API shows it (JobView, less what is computed at read time).
 CREATE FUNCTION conveyor_job_view(j jobs) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
-    SELECT to_jsonb(j) - ARRAY['tenant', 'retry_base', 'worker_id', 'heartbeat_at', 'worker_losses',
+    SELECT to_jsonb(j) - ARRAY['tenant', 'retry_base', 'heartbeat_at', 'worker_losses',
                                'fire_time', 'dead_letter_purged_at', 'queued_at', 'notify']
 $$;
 
@@ -285,7 +285,7 @@ BEGIN
         INSERT INTO events (tenant, type, job_id, workflow_id, tags, data)
         VALUES (NEW.tenant, CASE NEW.status WHEN 'running' THEN 'job.started' ELSE 'job.' || NEW.status::text END,
                 NEW.id, NEW.workflow_id, NEW.tags,
-                to_jsonb(NEW) - ARRAY['tenant', 'retry_base', 'worker_id', 'heartbeat_at', 'worker_losses',
+                to_jsonb(NEW) - ARRAY['tenant', 'retry_base', 'heartbeat_at', 'worker_losses',
                                       'fire_time', 'dead_letter_purged_at', 'queued_at', 'notify'])
         RETURNING * INTO ev;
         PERFORM pg_notify('conveyor_events', '');
