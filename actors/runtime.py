@@ -72,7 +72,7 @@ class WorkerRuntime:
         self.queues: list[str] = list(QUEUES)
         self.threads = settings.worker_threads
         self._finishes: Batcher[jobs.Finish, bool] = Batcher(self._finish_batch)
-        self.running = RunningJobs(settings.cancel_grace_seconds)
+        self.running = RunningJobs(settings.cancel_grace_seconds, services=self)
         #: Outcomes handed to the database loop and not yet written; bounded, so a slow
         #: database slows the threads down instead of piling up finished jobs in memory.
         self._unrecorded = threading.Semaphore(MAX_UNRECORDED)
@@ -114,6 +114,14 @@ class WorkerRuntime:
         """Run a coroutine on the database loop from a worker thread and wait for it."""
         assert self._loop is not None, "WorkerRuntime.start() has not run"
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)  # type: ignore[arg-type]
+
+    def run_db(self, work: Callable[[asyncpg.Pool], Awaitable[T]], timeout: float | None) -> T:
+        """Run `work(pool)` on the database loop for an operation (JobContext.database)."""
+
+        async def on_the_loop() -> T:
+            return await work(self.pool)
+
+        return self.call(on_the_loop(), timeout=timeout)
 
     async def _open(self) -> None:
         if self._pool is None:
