@@ -109,7 +109,7 @@ def send(target: Target, body: bytes, headers: dict[str, str], *, timeout: float
         with httpx.Client(follow_redirects=False, trust_env=False) as client:
             response = client.send(request, stream=True)
             try:
-                _drain(response)
+                _drain(response, started + timeout)
             finally:
                 response.close()
     except httpx.TimeoutException:
@@ -121,11 +121,12 @@ def send(target: Target, body: bytes, headers: dict[str, str], *, timeout: float
     return Answer(response.status_code, None, _ms(started), response.headers.get("retry-after"))
 
 
-def _drain(response: httpx.Response) -> None:
+def _drain(response: httpx.Response, deadline: float) -> None:
+    """Read (and drop) a little of the answer's body, until the deadline at most."""
     read = 0
     for chunk in response.iter_raw():
         read += len(chunk)
-        if read >= MAX_ANSWER_BYTES:
+        if read >= MAX_ANSWER_BYTES or time.monotonic() > deadline:
             break
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from actors.sdk import JobContext, JobError, PermanentError, TransientError, operation
+from actors.sdk import JobContext, JobError, JobTimedOut, PermanentError, TransientError, operation
 from infra import deliveries, mail, webhook_guard, webhooks
 from infra.deliveries import Attempt, Delivery
 from schemas.engines import NOTIFICATIONS
@@ -84,7 +84,11 @@ def webhook(ctx: JobContext, p: DeliveryParams) -> DeliveryResult:
     )
     body = webhooks.payload(delivery.event_type, delivery.event_at or delivery.created_at, _data(delivery))
     headers = webhooks.signed_headers(secret, str(delivery.id), body)
-    answer = webhooks.send(target, body, headers, timeout=ctx.settings.webhook_timeout_seconds)
+    try:
+        answer = webhooks.send(target, body, headers, timeout=ctx.settings.webhook_timeout_seconds)
+    except JobTimedOut:  # a receiver that kept the answer coming past the job's time limit
+        _record(ctx, delivery, Attempt(at=started, status="failed", error="the receiver answered too slowly"))
+        raise
     attempt = Attempt(at=started, status="pending", status_code=answer.status_code, duration_ms=answer.duration_ms)
     verdict = judge(answer.status_code)
     if verdict is Verdict.DELIVERED:

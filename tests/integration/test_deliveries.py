@@ -24,7 +24,7 @@ from infra.local.net import free_port
 from infra.settings import Settings
 from tests.integration.conftest import TEST_OVERRIDES
 from tests.support.api import submit, wait_for_status
-from tests.support.deliveries import Receiver, Reply, add_subscription, deliveries_of, verify
+from tests.support.deliveries import Receiver, Reply, add_subscription, deliveries_of, settled, verify
 from tests.support.system import System, clone_database, eventually
 
 PUBLIC_URL = "http://conveyor.test"
@@ -105,17 +105,6 @@ async def tenant(notifying: System, request: pytest.FixtureRequest) -> AsyncIter
     await db.close()
     if getattr(request.node, "report_call", None) is not None and request.node.report_call.failed:
         print(notifying.log_tail())
-
-
-async def settled(db: asyncpg.Pool, subscription_id: uuid.UUID, status: str, timeout: float = 20) -> dict[str, Any]:
-    """Wait for the subscription's (first) delivery to reach `status`; it, with its attempts."""
-
-    async def reached() -> dict[str, Any] | None:
-        found = await deliveries_of(db, subscription_id)
-        return found[0] if found and found[0]["status"] == status else None
-
-    delivery: dict[str, Any] = await eventually(reached, timeout=timeout, message=f"a delivery {status}")
-    return delivery
 
 
 def path() -> str:

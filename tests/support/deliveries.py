@@ -21,6 +21,7 @@ import asyncpg
 
 from infra.local.net import free_port
 from infra.webhooks import new_secret
+from tests.support.system import eventually
 
 
 @dataclass(frozen=True)
@@ -150,3 +151,14 @@ async def deliveries_of(db: asyncpg.Pool, subscription_id: uuid.UUID) -> list[di
         attempts = await db.fetch("SELECT * FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt", row["id"])
         found.append({**dict(row), "attempt_rows": [dict(a) for a in attempts]})
     return found
+
+
+async def settled(db: asyncpg.Pool, subscription_id: uuid.UUID, status: str, timeout: float = 20) -> dict[str, Any]:
+    """Wait for the subscription's first delivery to reach `status`; it, with its attempts."""
+
+    async def reached() -> dict[str, Any] | None:
+        found = await deliveries_of(db, subscription_id)
+        return found[0] if found and found[0]["status"] == status else None
+
+    delivery: dict[str, Any] = await eventually(reached, timeout=timeout, message=f"a delivery {status}")
+    return delivery
