@@ -52,6 +52,20 @@ WATCHDOG_INTERVAL = 0.1
 MAX_UNRECORDED = 256
 
 
+def answer_claims(job_ids: Sequence[uuid.UUID], claims: jobs.Claims) -> list[asyncpg.Record | str | None]:
+    """What each claim request of a batch gets: the claimed row, HELD, or None. Two messages of
+    one job in the same batch (a duplicate publish) are one claim: only the first runs it."""
+    answered: set[uuid.UUID] = set()
+    answers: list[asyncpg.Record | str | None] = []
+    for job_id in job_ids:
+        if job_id in answered:
+            answers.append(None)
+            continue
+        answered.add(job_id)
+        answers.append(HELD if job_id in claims.held else claims.claimed.get(job_id))
+    return answers
+
+
 class WorkerRuntime:
     """Per-process worker state; `start` it in the worker process, before its threads run."""
 
@@ -201,7 +215,7 @@ class WorkerRuntime:
         )
         if claims.held:
             self.gate.held_back(engine for job_id, engine in requests if job_id in claims.held)
-        return [HELD if job_id in claims.held else claims.claimed.get(job_id) for job_id, _ in requests]
+        return answer_claims([job_id for job_id, _ in requests], claims)
 
     async def _finish_batch(self, finishes: Sequence[jobs.Finish]) -> list[bool]:
         recorded = await jobs.finish_jobs(self.pool, self.worker_id, finishes)

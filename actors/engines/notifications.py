@@ -83,7 +83,10 @@ def webhook(ctx: JobContext, p: DeliveryParams) -> DeliveryResult:
         lambda pool: deliveries.get_or_create_callback_secret(pool, delivery.tenant)
     )
     body = webhooks.payload(delivery.event_type, delivery.event_at or delivery.created_at, _data(delivery))
-    headers = webhooks.signed_headers(secret, str(delivery.id), body)
+    try:
+        headers = webhooks.signed_headers(secret, str(delivery.id), body)
+    except ValueError as exc:  # the message names no part of the secret
+        raise _failed(ctx, delivery, Attempt(at=started, status="failed", error=str(exc))) from None
     try:
         answer = webhooks.send(target, body, headers, timeout=ctx.settings.webhook_timeout_seconds)
     except JobTimedOut:  # a receiver that kept the answer coming past the job's time limit

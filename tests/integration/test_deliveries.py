@@ -8,7 +8,7 @@ import email.policy
 import json
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -238,3 +238,19 @@ async def test_clients_can_neither_see_nor_submit_the_notifications_queue(tenant
     response = await tenant.http.post("/v1/jobs", json=body)
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["engine"]
+
+
+async def test_email_without_an_smtp_server_fails_saying_so(make_system: Callable[..., Awaitable[System]]) -> None:
+    # Given a system with no CONVEYOR_SMTP_URL and an e-mail subscription
+    system = await make_system()
+    system.start_all(queues=("general", "notifications"))
+    db = await system.pool()
+    try:
+        subscription, _ = await add_subscription(db, "unmailed", address="ops@example.com")
+        # When a job succeeds, Then its e-mail delivery fails, saying e-mail is not configured
+        async with system.client(await system.api_key("unmailed")) as http:
+            await submit(http, "echo", {"value": 1})
+            delivery = await settled(db, subscription, "failed")
+        assert "not configured" in delivery["attempt_rows"][0]["error"]
+    finally:
+        await db.close()
