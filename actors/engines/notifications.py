@@ -124,12 +124,15 @@ def email(ctx: JobContext, p: DeliveryParams) -> DeliveryResult:
         server = mail.parse_smtp_url(ctx.settings.smtp_url)
     except ValueError as exc:
         raise _failed(ctx, delivery, Attempt(at=started, status="failed", error=str(exc))) from None
-    message = mail.compose(
-        notice(delivery, ctx.settings.public_url),
-        sender=ctx.settings.smtp_from,
-        recipient=delivery.target,
-        message_id=f"{delivery.id}",
-    )
+    try:
+        message = mail.compose(
+            notice(delivery, ctx.settings.public_url),
+            sender=ctx.settings.smtp_from,
+            recipient=delivery.target,
+            message_id=f"{delivery.id}",
+        )
+    except ValueError as exc:  # an address or sender no header can carry
+        raise _failed(ctx, delivery, Attempt(at=started, status="failed", error=f"cannot be mailed: {exc}")) from None
     clock = datetime.now(UTC)
     try:
         mail.send(server, message)

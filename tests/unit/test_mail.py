@@ -50,3 +50,9 @@ def test_message_has_subject_text_and_escaped_html() -> None:
     assert "rate limited <b>now</b>" in text.get_content() and NOTICE.link in text.get_content()
     assert "rate limited &lt;b&gt;now&lt;/b&gt;" in html.get_content()
     assert f'href="{NOTICE.link}"' in html.get_content()
+
+
+def test_an_address_that_would_inject_headers_is_refused() -> None:
+    with pytest.raises(ValueError, match="linefeed"):
+        compose(NOTICE, sender="c@conveyor.example", recipient="ops@example.com\r\nBcc: all@example.com",
+                message_id="x")  # fmt: skip
