@@ -10,7 +10,15 @@ from typing import Any
 
 import msgspec
 
-from actors.sdk import JobCancelled, JobReleased, JobTimedOut, LeaseLost, Operation, PermanentError
+from actors.sdk import (
+    JobCancelled,
+    JobReleased,
+    JobTimedOut,
+    LeaseLost,
+    Operation,
+    PermanentError,
+    TransientError,
+)
 from schemas.errors import nul_field
 from schemas.jobs import ErrorCategory, JobStatus
 from schemas.retry import backoff_delay, should_retry
@@ -88,9 +96,17 @@ def decide(
     error = error_record(exception, category)
     tries = job.attempts - job.retry_base
     if category is ErrorCategory.TRANSIENT and should_retry(tries, job.max_retries):
-        delay = backoff_delay(tries, job.retry_backoff_seconds, job.retry_backoff_max_seconds, rand=rand)
+        delay = retry_delay(exception, tries, job, rand)
         return Outcome(JobStatus.RETRYING, "job_retry_scheduled", error=error, retry_in=delay)
     return Outcome(JobStatus.FAILED, "job_failed", error=error, dead_letter=True)
+
+
+def retry_delay(exception: BaseException, tries: int, job: ClaimedJob, rand: Callable[[], float]) -> float:
+    """When a transiently failed attempt runs again: the delay the operation named (its own
+    schedule), else the job's exponential backoff."""
+    if isinstance(exception, TransientError) and exception.retry_in is not None:
+        return max(float(exception.retry_in), 0.0)
+    return backoff_delay(tries, job.retry_backoff_seconds, job.retry_backoff_max_seconds, rand=rand)
 
 
 def outcome_log(outcome: Outcome) -> tuple[str, dict[str, Any]]:

@@ -18,7 +18,7 @@ import structlog
 from dramatiq.middleware.threading import raise_thread_exception
 
 from actors.outcome import ClaimedJob
-from actors.sdk import JobCancelled, JobContext, JobInterrupt, JobReleased, JobTimedOut, Operation
+from actors.sdk import JobCancelled, JobContext, JobInterrupt, JobReleased, JobTimedOut, Operation, WorkerServices
 
 log = structlog.get_logger("conveyor.worker")
 
@@ -43,8 +43,10 @@ class Running:
 class RunningJobs:
     """Which jobs run in this process, on which threads, until when."""
 
-    def __init__(self, cancel_grace_seconds: float) -> None:
+    def __init__(self, cancel_grace_seconds: float, services: WorkerServices | None = None) -> None:
         self.cancel_grace_seconds = cancel_grace_seconds
+        #: What the operations of this process may use (settings, the database loop).
+        self.services = services
         self._lock = threading.Lock()
         self._running: dict[uuid.UUID, Running] = {}
         self._local = threading.local()
@@ -53,7 +55,8 @@ class RunningJobs:
 
     def begin(self, job: ClaimedJob, op: Operation) -> Running:
         """Register a claimed job as running on this thread and arm its time limit."""
-        ctx = JobContext(job.id, job.tenant, job.engine, job.operation, job.attempts)
+        tries = job.attempts - job.retry_base
+        ctx = JobContext(job.id, job.tenant, job.engine, job.operation, job.attempts, tries, self.services)
         running = Running(job, ctx, op, threading.get_ident(), deadline=time.monotonic() + job.timeout_seconds)
         with self._lock:
             self._running[job.id] = running

@@ -52,6 +52,20 @@ WATCHDOG_INTERVAL = 0.1
 MAX_UNRECORDED = 256
 
 
+def answer_claims(job_ids: Sequence[uuid.UUID], claims: jobs.Claims) -> list[asyncpg.Record | str | None]:
+    """What each claim request of a batch gets: the claimed row, HELD, or None. Two messages of
+    one job in the same batch (a duplicate publish) are one claim: only the first runs it."""
+    answered: set[uuid.UUID] = set()
+    answers: list[asyncpg.Record | str | None] = []
+    for job_id in job_ids:
+        if job_id in answered:
+            answers.append(None)
+            continue
+        answered.add(job_id)
+        answers.append(HELD if job_id in claims.held else claims.claimed.get(job_id))
+    return answers
+
+
 class WorkerRuntime:
     """Per-process worker state; `start` it in the worker process, before its threads run."""
 
@@ -72,7 +86,7 @@ class WorkerRuntime:
         self.queues: list[str] = list(QUEUES)
         self.threads = settings.worker_threads
         self._finishes: Batcher[jobs.Finish, bool] = Batcher(self._finish_batch)
-        self.running = RunningJobs(settings.cancel_grace_seconds)
+        self.running = RunningJobs(settings.cancel_grace_seconds, services=self)
         #: Outcomes handed to the database loop and not yet written; bounded, so a slow
         #: database slows the threads down instead of piling up finished jobs in memory.
         self._unrecorded = threading.Semaphore(MAX_UNRECORDED)
@@ -114,6 +128,14 @@ class WorkerRuntime:
         """Run a coroutine on the database loop from a worker thread and wait for it."""
         assert self._loop is not None, "WorkerRuntime.start() has not run"
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)  # type: ignore[arg-type]
+
+    def run_db(self, work: Callable[[asyncpg.Pool], Awaitable[T]], timeout: float | None) -> T:
+        """Run `work(pool)` on the database loop for an operation (JobContext.database)."""
+
+        async def on_the_loop() -> T:
+            return await work(self.pool)
+
+        return self.call(on_the_loop(), timeout=timeout)
 
     async def _open(self) -> None:
         if self._pool is None:
@@ -193,7 +215,7 @@ class WorkerRuntime:
         )
         if claims.held:
             self.gate.held_back(engine for job_id, engine in requests if job_id in claims.held)
-        return [HELD if job_id in claims.held else claims.claimed.get(job_id) for job_id, _ in requests]
+        return answer_claims([job_id for job_id, _ in requests], claims)
 
     async def _finish_batch(self, finishes: Sequence[jobs.Finish]) -> list[bool]:
         recorded = await jobs.finish_jobs(self.pool, self.worker_id, finishes)

@@ -16,18 +16,26 @@ import importlib
 import pkgutil
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import msgspec
 import structlog
 from dramatiq.middleware.threading import Interrupt
 
-from schemas.engines import ENGINES
+from schemas.engines import ENGINES, NOTIFICATIONS
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from infra.settings import Settings
 
 P = TypeVar("P", bound=msgspec.Struct)
 R = TypeVar("R", bound=msgspec.Struct)
+T = TypeVar("T")
+#: Queues of Conveyor's own, whose operations are internal.
+INTERNAL_QUEUES: tuple[str, ...] = (NOTIFICATIONS,)
 MAX_PROGRESS_MESSAGE = 1000
 
 
@@ -36,7 +44,12 @@ class JobError(Exception):
 
 
 class TransientError(JobError):
-    """Something that may work later (a rate limit, a flaky upstream): retry with backoff."""
+    """Something that may work later (a rate limit, a flaky upstream): retry with backoff, or
+    after `retry_in` seconds when the operation keeps a schedule of its own."""
+
+    def __init__(self, message: str = "", *, retry_in: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
 
 
 class PermanentError(JobError):
@@ -63,6 +76,16 @@ class JobReleased(JobInterrupt):
     """The worker is stopping and the job outlived the shutdown timeout: it goes back to the queue."""
 
 
+class WorkerServices(Protocol):
+    """What a worker process lends the operations it runs."""
+
+    settings: Settings
+
+    def run_db(self, work: Callable[[asyncpg.Pool], Awaitable[T]], timeout: float | None) -> T:
+        """Run `work(pool)` on the process's database loop and wait for its result."""
+        ...
+
+
 @dataclass(eq=False)
 class JobContext:
     """What an operation knows of the job it runs, and how it talks back."""
@@ -72,6 +95,9 @@ class JobContext:
     engine: str
     operation: str
     attempt: int
+    #: Attempts since the job was last replayed or retried by hand (1 on the first).
+    tries: int = 1
+    services: WorkerServices | None = field(default=None, repr=False)
     logger: Any = field(default_factory=lambda: structlog.get_logger("conveyor.operation"))
     _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -99,6 +125,24 @@ class JobContext:
         if self._cancelled.wait(max(seconds, 0.0)):
             raise JobCancelled()
 
+    @property
+    def settings(self) -> Settings:
+        """The worker's settings."""
+        return self._services().settings
+
+    def database(self, work: Callable[[asyncpg.Pool], Awaitable[T]], *, timeout: float | None = 60.0) -> T:
+        """Run `work(pool)` on the worker's database loop (its asyncpg pool) and wait for it.
+
+        The coroutine runs on the loop that owns the pool, never on this thread; a timeout
+        leaves it running there and raises TimeoutError here.
+        """
+        return self._services().run_db(work, timeout)
+
+    def _services(self) -> WorkerServices:
+        if self.services is None:
+            raise RuntimeError(f"{self.engine}.{self.operation} runs outside a worker: no database or settings")
+        return self.services
+
     def take_progress(self) -> tuple[float, str | None] | None:
         """The progress reported since the last call, if any (the worker's side)."""
         with self._lock:
@@ -124,6 +168,9 @@ class Operation:
     permanent_errors: tuple[type[BaseException], ...] = ()
     #: Only offered when CONVEYOR_DIAGNOSTICS=1 (it ignores cancellation and time limits).
     diagnostic: bool = False
+    #: Run by workers for Conveyor itself (on a queue that is not an engine, such as
+    #: `notifications`); never offered to clients.
+    internal: bool = False
 
     @property
     def key(self) -> str:
@@ -146,16 +193,24 @@ class Registry:
         self._operations: dict[tuple[str, str], Operation] = {}
 
     def add(self, op: Operation) -> None:
-        """Register an operation; its engine must exist and its name be new."""
-        if op.engine not in ENGINES:
+        """Register an operation; its engine must exist (or, for an internal one, its queue)
+        and its name be new."""
+        if op.internal and op.engine not in INTERNAL_QUEUES:
+            raise ValueError(f"unknown internal queue {op.engine!r}; internal queues: {', '.join(INTERNAL_QUEUES)}")
+        if not op.internal and op.engine not in ENGINES:
             raise ValueError(f"unknown engine {op.engine!r}; engines: {', '.join(ENGINES)}")
         if (op.engine, op.name) in self._operations:
             raise ValueError(f"operation {op.key} is declared twice")
         self._operations[(op.engine, op.name)] = op
 
     def get(self, engine: str, name: str) -> Operation | None:
-        """An operation, or None."""
+        """An operation, internal ones included, or None."""
         return self._operations.get((engine, name))
+
+    def offered(self, engine: str, name: str) -> Operation | None:
+        """An operation clients may submit (not an internal one), or None."""
+        op = self.get(engine, name)
+        return None if op is None or op.internal else op
 
     def operations(self, engine: str | None = None) -> list[Operation]:
         """Operations of one engine, or all, sorted by key."""
@@ -183,6 +238,7 @@ def operation(
     timeout_seconds: float | None = None,
     permanent_errors: tuple[type[BaseException], ...] = (),
     diagnostic: bool = False,
+    internal: bool = False,
     registry: Registry = REGISTRY,
 ) -> Callable[[Callable[[JobContext, P], R]], Callable[[JobContext, P], R]]:
     """Declare `fn(ctx, params) -> result` as operation `name` of `engine`.
@@ -190,13 +246,16 @@ def operation(
     `timeout_seconds` is the default time limit of its jobs; exceptions of the classes in
     `permanent_errors` fail a job at once, as PermanentError does; any other exception is
     taken as transient and retried. A `diagnostic` operation is left out of the registry
-    `load_engines` answers unless diagnostics are on.
+    `load_engines` answers unless diagnostics are on. An `internal` one belongs to a queue of
+    Conveyor's own (`notifications`): workers run it, clients cannot submit it.
     """
 
     def register(fn: Callable[[JobContext, P], R]) -> Callable[[JobContext, P], R]:
         description = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
         registry.add(
-            Operation(engine, name, fn, params, result, description, timeout_seconds, permanent_errors, diagnostic)
+            Operation(
+                engine, name, fn, params, result, description, timeout_seconds, permanent_errors, diagnostic, internal
+            )
         )
         return fn
 

@@ -55,7 +55,7 @@ def build_job(
                 )
             ]
         )
-    op = registry.get(submit.engine, submit.operation)
+    op = registry.offered(submit.engine, submit.operation)
     if op is None:
         known = ", ".join(o.name for o in registry.operations(submit.engine)) or "none"
         raise SubmitError(

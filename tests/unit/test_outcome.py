@@ -88,3 +88,19 @@ def test_error_messages_never_carry_a_nul_character() -> None:
     # PostgreSQL cannot store U+0000: an error message holding one is kept readable instead
     record = error_record(ValueError("bad\x00byte"), ErrorCategory.PERMANENT)
     assert record["message"] == "bad\\0byte"
+
+
+def test_a_delay_the_operation_names_replaces_the_backoff() -> None:
+    # Given an operation keeping a schedule of its own (a webhook delivery)
+    outcome = decide(_job(attempts=2), FLAKY, exception=TransientError("503", retry_in=300.0), rand=lambda: 0.0)
+    # Then its delay is kept as named, not the job's backoff
+    assert (outcome.status, outcome.retry_in) == (JobStatus.RETRYING, 300.0)
+
+
+def test_a_named_delay_still_stops_at_the_retry_ceiling() -> None:
+    outcome = decide(_job(attempts=4, max_retries=3), FLAKY, exception=TransientError("503", retry_in=1.0))
+    assert (outcome.status, outcome.dead_letter) == (JobStatus.FAILED, True)
+
+
+def test_a_negative_named_delay_means_now() -> None:
+    assert decide(_job(), FLAKY, exception=TransientError("x", retry_in=-5)).retry_in == 0.0

@@ -52,7 +52,32 @@ def test_unknown_engine_and_duplicates_are_refused() -> None:
 def test_registry_imports_without_connecting_and_holds_the_diagnostics() -> None:
     registry = load_engines()
     assert {op.name for op in registry.operations("general")} >= {"echo", "sleep", "flaky"}
-    assert all(op.engine in ENGINES for op in registry.operations())
+    assert all(op.engine in ENGINES for op in registry.operations() if not op.internal)
+
+
+def test_internal_operations_live_on_their_queue_and_are_not_offered() -> None:
+    # Given the loaded engines
+    registry = load_engines()
+    # Then the notifications queue holds the delivery operations, internal ones only
+    internal = {op.key for op in registry.operations() if op.internal}
+    assert internal == {"notifications.webhook", "notifications.email"}
+    assert registry.get("notifications", "webhook") is not None
+    # And clients are offered none of them
+    assert registry.offered("notifications", "webhook") is None
+    assert registry.offered("general", "echo") is not None
+
+
+def test_internal_operations_need_an_internal_queue_and_engines_need_an_engine() -> None:
+    registry = Registry()
+    with pytest.raises(ValueError, match="unknown internal queue"):
+        operation("general", "x", params=P, result=R, internal=True, registry=registry)(lambda ctx, p: R(1))
+    with pytest.raises(ValueError, match="unknown engine"):
+        operation("notifications", "x", params=P, result=R, registry=registry)(lambda ctx, p: R(1))
+
+
+def test_a_context_outside_a_worker_says_it_has_no_database() -> None:
+    with pytest.raises(RuntimeError, match="outside a worker"):
+        _ctx().database(lambda pool: pool.fetchval("SELECT 1"))
 
 
 def test_operations_nothing_can_interrupt_exist_only_with_diagnostics_on() -> None:
