@@ -13,10 +13,12 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from infra import notifications
 from infra.db import Db
 from infra.sql import QUERIES
 from infra.webhook_guard import AddressRefused, check_async
 from schemas.ids import uuid7
+from schemas.notifications import NotificationView
 from schemas.subscriptions import (
     MAX_SUBSCRIPTIONS,
     CallbackSecretView,
@@ -122,14 +124,12 @@ async def rotate_secret(db: Db, tenant: str, subscription_id: uuid.UUID) -> str 
     return None if row is None else secret
 
 
-async def ping(db: Db, tenant: str, subscription: asyncpg.Record) -> DeliveryView | uuid.UUID:
+async def ping(db: Db, tenant: str, subscription: asyncpg.Record) -> DeliveryView | NotificationView:
     """Test a subscription: a `ping` delivery of a webhook or e-mail one (queued with its job),
-    or a test notice in the inbox of an inbox one (its id)."""
+    or a test notice in the inbox of an inbox one."""
     if subscription["channel"] == "inbox":
-        notice: uuid.UUID = await db.fetchval(
-            QUERIES.insert_ping_notice, uuid7(), tenant, subscription["id"], PING_TITLE, PING_BODY
-        )
-        return notice
+        row = await db.fetchrow(QUERIES.insert_ping_notice, uuid7(), tenant, subscription["id"], PING_TITLE, PING_BODY)
+        return notifications.to_view(row)
     delivery_id = await db.fetchval(QUERIES.enqueue_ping, subscription["id"], tenant)
     delivery = await get_delivery(db, tenant, subscription["id"], delivery_id)
     assert delivery is not None  # made just now

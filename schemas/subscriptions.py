@@ -140,13 +140,6 @@ class DeliveryPage(msgspec.Struct, kw_only=True):
     next_cursor: str | None
 
 
-class SubscriptionTestView(msgspec.Struct, kw_only=True):
-    """What a test sent: a `ping` delivery (webhook, e-mail), or a notice (inbox)."""
-
-    delivery: DeliveryView | None
-    notification_id: uuid.UUID | None
-
-
 class CallbackSecretView(msgspec.Struct, kw_only=True):
     """The secret that signs the webhooks of `notify` (Standard Webhooks, whsec_…)."""
 

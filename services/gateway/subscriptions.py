@@ -17,6 +17,7 @@ from infra.subscriptions import TooManySubscriptions, to_view, url_refusal
 from schemas.errors import FieldError
 from schemas.ids import encode_cursor
 from schemas.keys import Scope
+from schemas.notifications import NotificationView
 from schemas.subscriptions import (
     MAX_SUBSCRIPTIONS,
     CallbackSecretView,
@@ -26,7 +27,6 @@ from schemas.subscriptions import (
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionPage,
-    SubscriptionTestView,
     SubscriptionView,
     subscription_errors,
 )
@@ -180,17 +180,15 @@ class SubscriptionController(Controller):
     )
     async def test(
         self, subscription_id: SubscriptionId, resources: Resources, principal: Principal
-    ) -> SubscriptionTestView:
-        """202 with the queued `ping` delivery (webhook, e-mail), or the id of a test notice (inbox)."""
+    ) -> DeliveryView | NotificationView:
+        """202 with the queued `ping` delivery (webhook, e-mail: event_type `ping`, event_id null),
+        or, for an inbox subscription, the test notice it wrote."""
         row = await subscriptions.get_subscription(resources.pool, principal.tenant, subscription_id)
         if row is None:
             raise not_found(subscription_id)
         if row["disabled_at"] is not None:
             raise disabled(subscription_id)
-        sent = await subscriptions.ping(resources.pool, principal.tenant, row)
-        if isinstance(sent, DeliveryView):
-            return SubscriptionTestView(delivery=sent, notification_id=None)
-        return SubscriptionTestView(delivery=None, notification_id=sent)
+        return await subscriptions.ping(resources.pool, principal.tenant, row)
 
     @get(
         "/{subscription_id:uuid}/deliveries",

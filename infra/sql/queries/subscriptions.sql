@@ -55,11 +55,11 @@ FROM subscriptions
 WHERE id = $1 AND tenant = $2 AND channel IN ('webhook', 'email');
 
 -- name: insert_ping_notice
--- A test notice in the inbox of a tenant from one of its inbox subscriptions; its id.
+-- A test notice in the inbox of a tenant from one of its inbox subscriptions.
 -- $1 notice id, $2 tenant, $3 subscription id, $4 title, $5 body
 INSERT INTO notifications (id, tenant, subscription_id, event_type, title, body)
 VALUES ($1, $2, $3, 'ping', $4, $5)
-RETURNING id;
+RETURNING *;
 
 -- name: get_delivery
 -- One delivery of a subscription of a tenant, with its last 100 attempts (oldest first).
