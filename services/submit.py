@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
@@ -142,17 +143,15 @@ def build_jobs(submits: Sequence[JobSubmit], registry: Registry, settings: Setti
 
 async def check_notify_webhooks(notifies: Sequence[tuple[str, Notify | None]], settings: Settings) -> None:
     """SubmitError naming `<at>.webhook` for each `notify` (at its path) whose webhook URL the
-    address guard refuses; each URL is checked once."""
+    address guard refuses; each distinct URL is checked once, all at the same time."""
     exemptions = settings.webhook_private_exemptions()
-    refusals: dict[str, str | None] = {}
-    errors = []
-    for at, notify in notifies:
-        if notify is None or notify.webhook is None:
-            continue
-        if notify.webhook not in refusals:
-            refusals[notify.webhook] = await url_refusal(notify.webhook, exemptions)
-        if (why := refusals[notify.webhook]) is not None:
-            errors.append(FieldError(join_path(at, "webhook"), why))
+    urls = list(dict.fromkeys(n.webhook for _, n in notifies if n is not None and n.webhook is not None))
+    refusals = dict(zip(urls, await asyncio.gather(*(url_refusal(url, exemptions) for url in urls)), strict=True))
+    errors = [
+        FieldError(join_path(at, "webhook"), why)
+        for at, notify in notifies
+        if notify is not None and notify.webhook is not None and (why := refusals[notify.webhook]) is not None
+    ]
     if errors:
         raise SubmitError(errors)
 
