@@ -11,7 +11,7 @@ import pytest
 from infra.settings import Settings
 from tests.support.api import events, get_job, submit, wait_for_status
 from tests.support.receivers import Canary, deliveries_of, start_receiving_system, stop_receiving_system, tenant_client
-from tests.support.system import System
+from tests.support.system import System, eventually
 from tests.support.workflows import echo, submit_workflow, wait_for_workflow
 
 
@@ -137,3 +137,22 @@ async def test_workflow_notify_names_workflow_events_only(client: httpx.AsyncCli
     }
     response = await client.post("/v1/workflows", json=body)
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "notify.events[1]"
+
+
+async def test_schedule_jobs_carry_their_notify(client: httpx.AsyncClient) -> None:
+    # Given a schedule firing every second whose job asks for an inbox notice of its success
+    job = {"engine": "general", "operation": "echo", "params": {"value": 1}, "notify": {"inbox": True}}
+    response = await client.post("/v1/schedules", json={"name": "s", "cron": "* * * * * *", "job": job})
+    assert response.status_code == 201, response.text
+    schedule = response.json()
+
+    # Then a job it fired succeeds and tells the inbox, and shows whom it tells
+    async def notice() -> dict[str, Any] | None:
+        items = await notices(client)
+        return items[-1] if items else None
+
+    found = await eventually(notice, timeout=20, message="a notice of a scheduled job")
+    await client.delete(f"/v1/schedules/{schedule['id']}")
+    fired = await get_job(client, found["job_id"])
+    assert (fired["schedule_id"], found["event_type"]) == (schedule["id"], "job.succeeded")
+    assert fired["notify"] == {"webhook": None, "email": [], "inbox": True, "events": []}
