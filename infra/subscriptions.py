@@ -117,11 +117,12 @@ async def enable_subscription(db: Db, tenant: str, subscription_id: uuid.UUID) -
     return await db.fetchrow(QUERIES.enable_subscription, subscription_id, tenant)
 
 
-async def rotate_secret(db: Db, tenant: str, subscription_id: uuid.UUID) -> str | None:
-    """Give a webhook subscription a new signing secret; the secret, or None if it is not one."""
+async def rotate_secret(db: Db, tenant: str, subscription_id: uuid.UUID) -> SubscriptionCreated | None:
+    """Give a webhook subscription of a tenant a new signing secret; the subscription with it,
+    or None if the tenant has no such webhook subscription."""
     secret = new_secret()
     row = await db.fetchrow(QUERIES.rotate_subscription_secret, subscription_id, tenant, secret)
-    return None if row is None else secret
+    return None if row is None else msgspec.convert({**_fields(row), "secret": secret}, SubscriptionCreated)
 
 
 async def ping(db: Db, tenant: str, subscription: asyncpg.Record) -> DeliveryView | NotificationView:

@@ -162,15 +162,14 @@ class SubscriptionController(Controller):
         self, subscription_id: SubscriptionId, resources: Resources, principal: Principal
     ) -> SubscriptionCreated:
         """The subscription with its new `secret`, shown this once; the old one signs no more."""
+        rotated = await subscriptions.rotate_secret(resources.pool, principal.tenant, subscription_id)
+        if rotated is not None:
+            return rotated
         row = await subscriptions.get_subscription(resources.pool, principal.tenant, subscription_id)
         if row is None:
             raise not_found(subscription_id)
-        secret = await subscriptions.rotate_secret(resources.pool, principal.tenant, subscription_id)
-        if secret is None:
-            message = f"a {row['channel']} subscription has no secret; only webhooks are signed"
-            raise ApiError(409, "not_a_webhook", message, [FieldError("subscription_id", message)])
-        view = to_view(row)
-        return SubscriptionCreated(**{name: getattr(view, name) for name in view.__struct_fields__}, secret=secret)
+        message = f"a {row['channel']} subscription has no secret; only webhooks are signed"
+        raise ApiError(409, "not_a_webhook", message, [FieldError("subscription_id", message)])
 
     @post(
         "/{subscription_id:uuid}/test",

@@ -80,6 +80,10 @@ async def test_webhook_subscription_shows_its_secret_once(receiving: System, can
         # When it rotates the secret, Then the new one is shown that once and differs
         rotated = (await client.post(f"/v1/subscriptions/{created['id']}/rotate-secret")).json()
         assert rotated["secret"].startswith("whsec_") and rotated["secret"] != created["secret"]
+        assert (
+            rotated["id"] == created["id"]
+            and "secret" not in (await client.get(f"/v1/subscriptions/{created['id']}")).json()
+        )
         # When it deletes the subscription, Then it is gone
         assert (await client.delete(f"/v1/subscriptions/{created['id']}")).status_code == 204
         assert (await client.get(f"/v1/subscriptions/{created['id']}")).status_code == 404
@@ -284,6 +288,9 @@ async def test_inbox_subscription_test_writes_a_notice(client: httpx.AsyncClient
     [notice] = (await client.get("/v1/notifications")).json()["items"]
     assert notice == response.json()
     assert (notice["event_type"], notice["subscription_id"], notice["title"]) == ("ping", inbox["id"], "Test notice")
+    # And it has no secret to rotate
+    rotated = await client.post(f"/v1/subscriptions/{inbox['id']}/rotate-secret")
+    assert rotated.status_code == 409 and rotated.json()["errors"][0]["field"] == "subscription_id"
 
 
 async def test_callback_secret_is_made_once_and_rotates(shared_system: System) -> None:
