@@ -34,6 +34,8 @@ class NewJob(msgspec.Struct, kw_only=True):
     metadata: dict[str, Any]
     idempotency_key: str | None
     run_at: datetime | None = None
+    #: Whom to tell of its events (schemas.jobs.Notify as JSON), or None.
+    notify: dict[str, Any] | None = None
 
 
 class Dispatch(msgspec.Struct, kw_only=True):
@@ -77,7 +79,7 @@ def to_dispatch(row: Mapping[str, Any]) -> Dispatch:
 
 
 def job_columns(jobs: Sequence[NewJob]) -> list[list[Any]]:
-    """Parameters $1 and $3 to $14 of the statements that insert jobs (the tenant is $2)."""
+    """Parameters $1 and $3 to $15 of the statements that insert jobs (the tenant is $2)."""
     return [
         [j.id for j in jobs],
         [j.engine for j in jobs],
@@ -92,6 +94,7 @@ def job_columns(jobs: Sequence[NewJob]) -> list[list[Any]]:
         [json_text(j.tags) for j in jobs],
         [json_text(j.metadata) for j in jobs],
         [j.run_at for j in jobs],
+        [None if j.notify is None else json_text(j.notify) for j in jobs],
     ]
 
 

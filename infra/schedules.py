@@ -104,6 +104,7 @@ async def fire_schedule(
         job.timeout_seconds,
         job.tags,
         job.metadata,
+        job.notify,
     )
     return None if row is None else msgspec.convert(dict(row), Dispatch)
 

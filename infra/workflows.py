@@ -45,6 +45,8 @@ class NewWorkflow(msgspec.Struct, kw_only=True):
     metadata: dict[str, Any]
     idempotency_key: str | None = None
     nodes: list[NewNode]
+    #: Whom to tell of its events (schemas.jobs.Notify as JSON), or None.
+    notify: dict[str, Any] | None = None
 
 
 TEMPLATE_FIELDS = (
@@ -87,6 +89,7 @@ async def insert_workflow(
             wf.metadata,
             len(wf.nodes),
             wf.idempotency_key,
+            wf.notify,
         )
         if row is None:
             return await conn.fetchrow(QUERIES.get_workflow_by_idempotency_key, tenant, wf.idempotency_key), None

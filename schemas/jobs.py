@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from schemas.errors import FieldError
+from schemas.errors import NUL_MESSAGE, FieldError
+from schemas.notifications import EmailAddress, EventName, WebhookUrl, event_errors
 
 
 class JobStatus(enum.StrEnum):
@@ -106,10 +107,35 @@ class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     delay_seconds: Annotated[float, Meta(ge=0, le=MAX_DELAY_SECONDS)] | None = None
 
 
+class Notify(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Whom to tell of one job's (or workflow's) events: a webhook (signed with the tenant's
+    callback secret), e-mail addresses, the inbox. `events` empty: the terminal ones
+    (schemas.events.TERMINAL_EVENT_TYPES)."""
+
+    webhook: WebhookUrl | None = None
+    email: Annotated[list[EmailAddress], Meta(max_length=10)] = []
+    inbox: bool = False
+    events: Annotated[list[EventName], Meta(max_length=32)] = []
+
+
+def notify_errors(notify: Notify | None, at: str, *, allowed: tuple[str, ...]) -> list[FieldError]:
+    """What is wrong with a `notify` besides its webhook's address: it tells nobody, or names
+    events that are not of `allowed`."""
+    if notify is None:
+        return []
+    errors = event_errors(notify.events, f"{at}.events", allowed=allowed)
+    if notify.webhook is None and not notify.email and not notify.inbox:
+        errors.append(FieldError(at, "tells nobody: give a webhook, email addresses or inbox: true"))
+    if notify.webhook is not None and "\x00" in notify.webhook:
+        errors.append(FieldError(f"{at}.webhook", NUL_MESSAGE))
+    return errors
+
+
 class JobSubmit(JobSpec, kw_only=True):
     """A job as a client submits it."""
 
     idempotency_key: Annotated[str, Meta(min_length=1, max_length=255)] | None = None
+    notify: Notify | None = None
 
 
 class JobBatchSubmit(msgspec.Struct, forbid_unknown_fields=True):
@@ -172,6 +198,8 @@ class JobView(msgspec.Struct, kw_only=True):
     waiting_reason: str | None = None
     #: A queued job's place in line and expected times (null when not queued or unknown).
     eta: JobEta | None = None
+    #: Whom the job's events are told to, as submitted.
+    notify: Notify | None = None
 
 
 class JobBatchView(msgspec.Struct):

@@ -13,7 +13,7 @@ import msgspec
 from msgspec import Meta
 
 from schemas.errors import FieldError
-from schemas.jobs import JobError, JobSpec, Tag
+from schemas.jobs import JobError, JobSpec, Notify, Tag
 
 MAX_NODES = 1000
 NodeKey = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -53,6 +53,8 @@ class WorkflowSubmit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     tags: Annotated[list[Tag], Meta(max_length=32)] = []
     metadata: dict[str, Any] = {}
     idempotency_key: Annotated[str, Meta(min_length=1, max_length=255)] | None = None
+    #: Whom to tell of the workflow's own events (workflow.*); its nodes' jobs tell nobody.
+    notify: Notify | None = None
 
 
 class WorkflowNodeView(msgspec.Struct, kw_only=True):
@@ -88,6 +90,8 @@ class WorkflowSummary(msgspec.Struct, kw_only=True):
     cancel_requested_at: datetime | None
     created_at: datetime
     finished_at: datetime | None
+    #: Whom the workflow's events are told to, as submitted.
+    notify: Notify | None = None
 
 
 class WorkflowView(WorkflowSummary, kw_only=True):

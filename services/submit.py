@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
@@ -15,10 +16,21 @@ from infra import batches, controls, jobs
 from infra.dispatch import Dispatcher
 from infra.jobs import NewJob, to_dispatch
 from infra.settings import Settings
+from infra.subscriptions import url_refusal
 from schemas.engines import ENGINES
 from schemas.errors import FieldError, field_error, join_path, nul_errors
+from schemas.events import JOB_EVENT_TYPES
 from schemas.ids import uuid7
-from schemas.jobs import MAX_DELAY_SECONDS, JobBatchSubmit, JobStatus, JobSubmit, due_time, priority_value
+from schemas.jobs import (
+    MAX_DELAY_SECONDS,
+    JobBatchSubmit,
+    JobStatus,
+    JobSubmit,
+    Notify,
+    due_time,
+    notify_errors,
+    priority_value,
+)
 from schemas.operations import GLOBAL, Controls
 
 
@@ -44,7 +56,8 @@ def build_job(
     `check_params` False leaves params as given (a workflow node's `$ref`s are checked once resolved).
     """
     text = {"params": submit.params, "metadata": submit.metadata, "idempotency_key": submit.idempotency_key}
-    if errors := nul_errors(text, at):  # engine, operation and tags are checked against names and patterns
+    errors = nul_errors(text, at)  # engine, operation and tags are checked against names and patterns
+    if errors := errors + notify_errors(submit.notify, join_path(at, "notify"), allowed=JOB_EVENT_TYPES):
         raise SubmitError(errors)
     if submit.engine not in ENGINES:
         raise SubmitError(
@@ -92,6 +105,7 @@ def build_job(
         metadata=submit.metadata,
         idempotency_key=submit.idempotency_key,
         run_at=run_at,
+        notify=None if submit.notify is None else msgspec.to_builtins(submit.notify),
     )
 
 
@@ -125,6 +139,21 @@ def build_jobs(submits: Sequence[JobSubmit], registry: Registry, settings: Setti
     if errors:
         raise SubmitError(errors)
     return built
+
+
+async def check_notify_webhooks(notifies: Sequence[tuple[str, Notify | None]], settings: Settings) -> None:
+    """SubmitError naming `<at>.webhook` for each `notify` (at its path) whose webhook URL the
+    address guard refuses; each distinct URL is checked once, all at the same time."""
+    exemptions = settings.webhook_private_exemptions()
+    urls = list(dict.fromkeys(n.webhook for _, n in notifies if n is not None and n.webhook is not None))
+    refusals = dict(zip(urls, await asyncio.gather(*(url_refusal(url, exemptions) for url in urls)), strict=True))
+    errors = [
+        FieldError(join_path(at, "webhook"), why)
+        for at, notify in notifies
+        if notify is not None and notify.webhook is not None and (why := refusals[notify.webhook]) is not None
+    ]
+    if errors:
+        raise SubmitError(errors)
 
 
 Stored = list[tuple[asyncpg.Record, bool]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import msgspec
 from msgspec.structs import replace
 
 from actors.sdk import Registry
@@ -13,8 +14,9 @@ from infra.jobs import to_dispatch
 from infra.settings import Settings
 from infra.workflows import NewNode, NewWorkflow, insert_workflow
 from schemas.errors import FieldError, nul_errors
+from schemas.events import WORKFLOW_EVENT_TYPES
 from schemas.ids import uuid7
-from schemas.jobs import JobSpec, JobStatus, JobSubmit
+from schemas.jobs import JobSpec, JobStatus, JobSubmit, notify_errors
 from schemas.workflows import WorkflowNodeSubmit, WorkflowSubmit, check_graph, check_refs, children_of, find_refs
 from services.submit import SubmitError, build_job
 
@@ -26,6 +28,7 @@ def build_workflow(submit: WorkflowSubmit, registry: Registry, settings: Setting
     """Check a whole workflow; SubmitError naming every node at fault, and nothing built, if one is."""
     errors = check_graph(submit.nodes)
     errors += nul_errors({"name": submit.name, "idempotency_key": submit.idempotency_key, "metadata": submit.metadata})
+    errors += notify_errors(submit.notify, "notify", allowed=WORKFLOW_EVENT_TYPES)
     children = children_of(submit.nodes) if not errors else {}
     nodes: list[NewNode] = []
     for index, node in enumerate(submit.nodes):
@@ -45,6 +48,7 @@ def build_workflow(submit: WorkflowSubmit, registry: Registry, settings: Setting
         metadata=submit.metadata,
         idempotency_key=submit.idempotency_key,
         nodes=nodes,
+        notify=None if submit.notify is None else msgspec.to_builtins(submit.notify),
     )
 
 

@@ -31,10 +31,12 @@ from services.gateway.errors import HANDLERS
 from services.gateway.health import HealthController
 from services.gateway.jobs import JobController
 from services.gateway.metrics import HttpMetrics, Metrics, MetricsController
+from services.gateway.notifications import NotificationController
 from services.gateway.queues import LimitsController, QueueController
 from services.gateway.requests import GatewayRequest
 from services.gateway.schedules import ScheduleController
 from services.gateway.stats import StatsController
+from services.gateway.subscriptions import SubscriptionController
 from services.gateway.workers import ClusterHealthController, WorkerController
 from services.gateway.workflows import WorkflowController
 
@@ -102,6 +104,8 @@ def create_app(
         WorkerController,
         ClusterHealthController,
         DeadLetterController,
+        SubscriptionController,
+        NotificationController,
     ]
     middleware: list[Middleware] = [RequestContext()]
     if metrics is not None:

@@ -36,7 +36,15 @@ from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError, same_key
 from services.gateway.paging import after_cursor, text_filters, time_filters
 from services.operations import annotate_waiting
-from services.submit import batch_hash, build_job, build_jobs, check_backlog, submit_batch, submit_jobs
+from services.submit import (
+    batch_hash,
+    build_job,
+    build_jobs,
+    check_backlog,
+    check_notify_webhooks,
+    submit_batch,
+    submit_jobs,
+)
 
 JobId = Annotated[uuid.UUID, Parameter(description="The job's id")]
 
@@ -99,6 +107,7 @@ class JobController(Controller):
         """Queue a job: 202 with the job, or 200 with the earlier job for a repeated idempotency key."""
         data.idempotency_key = same_key(data.idempotency_key, idempotency_key)
         new = build_job(data, resources.registry, resources.settings)
+        await check_notify_webhooks([("notify", data.notify)], resources.settings)
         await check_backlog(resources.pool, await resources.controls.get(), [new])
         [(row, created)] = await submit_jobs(resources.dispatcher, principal.tenant, [new])
         view = to_view(row)
@@ -119,6 +128,8 @@ class JobController(Controller):
         202 with the jobs; under an Idempotency-Key used before, 200 with that batch's jobs if the
         body is the same, 409 if it is not."""
         new = build_jobs(data.jobs, resources.registry, resources.settings, at="jobs")
+        notifies = [(f"jobs[{index}].notify", job.notify) for index, job in enumerate(data.jobs)]
+        await check_notify_webhooks(notifies, resources.settings)
         await check_backlog(resources.pool, await resources.controls.get(), new, at="jobs")
         if idempotency_key is None:
             stored, created = await submit_jobs(resources.dispatcher, principal.tenant, new), True

@@ -24,7 +24,7 @@ from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError
 from services.gateway.paging import after_cursor
-from services.submit import SubmitError, build_job
+from services.submit import SubmitError, build_job, check_notify_webhooks
 
 ScheduleId = Annotated[uuid.UUID, Parameter(description="The schedule's id")]
 
@@ -93,7 +93,9 @@ class ScheduleController(Controller):
     @post("/", guards=[requires(Scope.JOBS_WRITE)], summary="Create a schedule", status_code=201)
     async def create(self, data: ScheduleSubmit, resources: Resources, principal: Principal) -> Response[ScheduleView]:
         """201 with the schedule and its first fire time (`next_run_at`)."""
-        row = await schedules.create_schedule(resources.pool, principal.tenant, checked(data, resources))
+        new = checked(data, resources)
+        await check_notify_webhooks([("job.notify", data.job.notify)], resources.settings)
+        row = await schedules.create_schedule(resources.pool, principal.tenant, new)
         view = to_view(row)
         return Response(view, status_code=201, headers={"Location": f"{self.path}/{view.id}"})
 
@@ -124,6 +126,8 @@ class ScheduleController(Controller):
         self, schedule_id: ScheduleId, data: SchedulePatch, resources: Resources, principal: Principal
     ) -> ScheduleView:
         """The schedule after the change; a new cron, time zone or `enabled` times it afresh from now."""
+        if data.job is not None:
+            await check_notify_webhooks([("job.notify", data.job.notify)], resources.settings)
         async with resources.pool.acquire() as conn, conn.transaction():
             row = await schedules.lock_schedule(conn, principal.tenant, schedule_id)
             if row is None:

@@ -1,8 +1,9 @@
 -- name: insert_workflow
 -- Store a workflow's own row; nothing if the tenant used its idempotency key before.
--- $1 id, $2 tenant, $3 name, $4 on_failure, $5 tags, $6 metadata, $7 node count, $8 idempotency key
-INSERT INTO workflows (id, tenant, name, on_failure, tags, metadata, nodes_total, nodes_left, idempotency_key)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
+-- $1 id, $2 tenant, $3 name, $4 on_failure, $5 tags, $6 metadata, $7 node count, $8 idempotency key,
+-- $9 notify (null: none)
+INSERT INTO workflows (id, tenant, name, on_failure, tags, metadata, nodes_total, nodes_left, idempotency_key, notify)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)
 ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *;
 
@@ -30,19 +31,19 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text
 
 -- name: insert_workflow_jobs
 -- Store the jobs of a workflow's plain nodes (roots queued or scheduled, the rest waiting).
--- $1 … $14 as for insert_jobs, $15 workflow id, $16 node keys
+-- $1 … $15 as for insert_jobs, $16 workflow id, $17 node keys
 INSERT INTO jobs (id, tenant, engine, operation, status, priority, params, max_retries,
                   retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds, tags,
-                  metadata, run_at, workflow_id, node_key)
+                  metadata, run_at, notify, workflow_id, node_key)
 SELECT j.id, $2, j.engine, j.operation, j.status, j.priority, j.params::jsonb, j.max_retries,
        j.backoff, j.backoff_max, j.timeout_seconds,
        ARRAY(SELECT jsonb_array_elements_text(j.tags::jsonb)), j.metadata::jsonb, j.run_at,
-       $15, j.node_key
+       j.notify::jsonb, $16, j.node_key
 FROM unnest($1::uuid[], $3::text[], $4::text[], $5::job_status[], $6::smallint[], $7::text[],
             $8::integer[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::text[],
-            $14::timestamptz[], $16::text[])
+            $14::timestamptz[], $15::text[], $17::text[])
      AS j(id, engine, operation, status, priority, params, max_retries, backoff, backoff_max,
-          timeout_seconds, tags, metadata, run_at, node_key)
+          timeout_seconds, tags, metadata, run_at, notify, node_key)
 RETURNING *;
 
 -- name: get_workflow
