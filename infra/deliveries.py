@@ -14,9 +14,9 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
+from infra import subscriptions
 from infra.db import Db
 from infra.sql import QUERIES
-from infra.webhooks import new_secret
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 DISABLED_TITLE = "Webhook subscription disabled"
@@ -64,7 +64,7 @@ class Attempt(msgspec.Struct, kw_only=True):
 
 async def get(db: Db, delivery_id: uuid.UUID) -> Delivery | None:
     """A delivery with its subscription's secret and its event, or None if it is gone."""
-    row = await db.fetchrow(QUERIES.get_delivery, delivery_id)
+    row = await db.fetchrow(QUERIES.get_delivery_to_send, delivery_id)
     return None if row is None else msgspec.convert(dict(row), Delivery)
 
 
@@ -102,8 +102,4 @@ async def record_gone(
 
 async def get_or_create_callback_secret(db: Db, tenant: str) -> str:
     """The tenant's callback secret (`whsec_…`, signing its `notify` webhooks), made on first use."""
-    for _ in range(3):  # nothing only when a concurrent first use committed meanwhile
-        secret = await db.fetchval(QUERIES.get_or_create_callback_secret, tenant, new_secret())
-        if secret is not None:
-            return str(secret)
-    raise RuntimeError(f"no callback secret could be stored for tenant {tenant!r}")
+    return (await subscriptions.callback_secret(db, tenant)).secret

@@ -4,8 +4,6 @@ and the secret that signs `notify` webhooks; and the address check of a webhook 
 from __future__ import annotations
 
 import asyncio
-import base64
-import secrets
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +15,7 @@ from infra import notifications
 from infra.db import Db
 from infra.sql import QUERIES
 from infra.webhook_guard import AddressRefused, check_async
+from infra.webhooks import new_secret
 from schemas.ids import uuid7
 from schemas.notifications import NotificationView
 from schemas.subscriptions import (
@@ -36,11 +35,6 @@ PING_BODY = "A test of this inbox subscription: notices of its events will look 
 
 class TooManySubscriptions(Exception):
     """The tenant already has MAX_SUBSCRIPTIONS subscriptions."""
-
-
-def new_secret() -> str:
-    """A Standard Webhooks signing secret: `whsec_` and the base64 of 24 random bytes."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 async def url_refusal(url: str, exemptions: frozenset[tuple[str, int]]) -> str | None:

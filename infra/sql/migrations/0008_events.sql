@@ -107,12 +107,12 @@ CREATE INDEX notifications_unread ON notifications (tenant, id DESC) WHERE read_
 -- A job as the API shows it (JobView, less what is computed at read time).
 CREATE FUNCTION conveyor_job_view(j jobs) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
     SELECT to_jsonb(j) - ARRAY['tenant', 'retry_base', 'heartbeat_at', 'worker_losses',
-                               'fire_time', 'dead_letter_purged_at', 'queued_at', 'notify']
+                               'fire_time', 'dead_letter_purged_at', 'queued_at']
 $$;
 
 -- A workflow as listings show it (WorkflowSummary).
 CREATE FUNCTION conveyor_workflow_view(w workflows) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
-    SELECT (to_jsonb(w) - ARRAY['tenant', 'nodes_left', 'notify'])
+    SELECT (to_jsonb(w) - ARRAY['tenant', 'nodes_left'])
            || jsonb_build_object('nodes_finished', w.nodes_total - w.nodes_left)
 $$;
 
@@ -286,7 +286,7 @@ BEGIN
         VALUES (NEW.tenant, CASE NEW.status WHEN 'running' THEN 'job.started' ELSE 'job.' || NEW.status::text END,
                 NEW.id, NEW.workflow_id, NEW.tags,
                 to_jsonb(NEW) - ARRAY['tenant', 'retry_base', 'heartbeat_at', 'worker_losses',
-                                      'fire_time', 'dead_letter_purged_at', 'queued_at', 'notify'])
+                                      'fire_time', 'dead_letter_purged_at', 'queued_at'])
         RETURNING * INTO ev;
         PERFORM pg_notify('conveyor_events', '');
         IF NEW.notify IS NOT NULL

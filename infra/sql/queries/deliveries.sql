@@ -1,4 +1,4 @@
--- name: get_delivery
+-- name: get_delivery_to_send
 -- A delivery with what sending it takes: the subscription's secret and state, the event's
 -- data and time, and the notice text of the event (title, body).
 -- $1 delivery id
@@ -43,17 +43,3 @@ WITH s AS (
 INSERT INTO notifications (id, tenant, subscription_id, event_type, title, body)
 SELECT conveyor_uuid7(), s.tenant, s.id, 'subscription.disabled', $3, $4 FROM s
 RETURNING id;
-
--- name: get_or_create_callback_secret
--- A tenant's callback secret (signing its `notify` webhooks), stored first if it has none.
--- Nothing comes back only when another session stored one in the same instant: ask again.
--- $1 tenant, $2 a new secret (kept only if the tenant has none)
-WITH made AS (
-    INSERT INTO callback_secrets (tenant, secret) VALUES ($1, $2)
-    ON CONFLICT (tenant) DO NOTHING
-    RETURNING secret
-)
-SELECT secret FROM made
-UNION ALL
-SELECT secret FROM callback_secrets WHERE tenant = $1
-LIMIT 1;
