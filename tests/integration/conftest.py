@@ -22,6 +22,7 @@ from infra.local.net import free_port
 from infra.local.postgres import LocalPostgres
 from infra.local.rabbitmq import LocalRabbitMQ
 from infra.settings import Settings
+from tests.support.receivers import Canary, start_receiving_system, stop_receiving_system
 from tests.support.system import System, base_settings, clone_database, create_template
 
 #: Faster failure detection than production defaults, so tests wait less.
@@ -129,3 +130,21 @@ def private_postgres() -> Iterator[LocalPostgres]:
     yield server
     server.stop(mode="immediate")
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def canary() -> AsyncIterator[Canary]:
+    """A loopback receiver that counts the connections it is offered."""
+    async with Canary() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+async def receiving(
+    settings: Settings, template_url: str, tmp_path_factory: pytest.TempPathFactory, canary: Canary
+) -> AsyncIterator[System]:
+    """A system whose webhooks may reach the canary; its deliveries stay queued (tests of
+    subscriptions and notify share it, each with tenants of its own)."""
+    system = await start_receiving_system(settings, template_url, tmp_path_factory.mktemp("receiving"), canary)
+    yield system
+    await stop_receiving_system(system)

@@ -5,40 +5,19 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from infra.settings import Settings
 from schemas.keys import Scope
 from tests.support.api import events, submit, wait_for_status
 from tests.support.receivers import (
     Canary,
     deliveries_of,
-    start_receiving_system,
-    stop_receiving_system,
     tenant_client,
 )
 from tests.support.system import System
-
-
-@pytest.fixture(scope="module")
-async def canary() -> AsyncIterator[Canary]:
-    """A loopback receiver that counts the connections it is offered."""
-    async with Canary() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-async def receiving(
-    settings: Settings, template_url: str, tmp_path_factory: pytest.TempPathFactory, canary: Canary
-) -> AsyncIterator[System]:
-    """A system whose webhooks may reach the canary; its deliveries stay queued."""
-    system = await start_receiving_system(settings, template_url, tmp_path_factory.mktemp("receiving"), canary)
-    yield system
-    await stop_receiving_system(system)
 
 
 async def create(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
