@@ -6,17 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-from litestar import Controller, Litestar
+from litestar import Litestar
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.types import Middleware
+from litestar.types import ControllerRouterHandler, Middleware
 
 from actors.sdk import Registry, load_engines
 from infra.broker import queue_declarations
 from infra.controls import ControlsCache
 from infra.db import create_pool
 from infra.dispatch import Dispatcher
+from infra.event_hub import EventHub
 from infra.logging import configure_logging
 from infra.publisher import Publisher
 from infra.rabbitmq_admin import management_client
@@ -28,6 +29,7 @@ from services.gateway.dead_letters import DeadLetterController
 from services.gateway.deps import Resources, provide_resources
 from services.gateway.engines import EngineController, engine_list
 from services.gateway.errors import HANDLERS
+from services.gateway.events import EventController, events_socket
 from services.gateway.health import HealthController
 from services.gateway.jobs import JobController
 from services.gateway.metrics import HttpMetrics, Metrics, MetricsController
@@ -39,6 +41,8 @@ from services.gateway.workers import ClusterHealthController, WorkerController
 from services.gateway.workflows import WorkflowController
 
 PUBLIC = [r"^/healthz$", r"^/readyz$", r"^/schema", r"^/metrics$"]
+#: Authenticated by the handler: a browser's WebSocket cannot send the key in a header.
+SELF_AUTHENTICATED = [r"^/v1/ws$"]
 
 
 def create_app(
@@ -65,6 +69,8 @@ def create_app(
         dispatcher = Dispatcher(db, pub, settings)
         dispatcher.start()
         management = management_client(settings)
+        hub = EventHub(settings.database_url, capacity=settings.stream_buffer_events)
+        hub.start()
         app.state.resources = Resources(
             settings=settings,
             registry=registry,
@@ -74,12 +80,14 @@ def create_app(
             engines=engine_list(registry, settings),
             management=management,
             controls=ControlsCache(db),
+            events=hub,
         )
         app.state.key_cache = KeyCache(db, ttl=settings.key_cache_seconds)
         app.state.metrics = metrics
         try:
             yield
         finally:
+            await hub.close()
             await management.aclose()
             if metrics is not None:
                 await metrics.cluster.close()
@@ -89,7 +97,7 @@ def create_app(
             if pool is None:
                 await db.close()
 
-    handlers: list[type[Controller]] = [
+    handlers: list[ControllerRouterHandler] = [
         JobController,
         WorkflowController,
         ScheduleController,
@@ -102,6 +110,8 @@ def create_app(
         WorkerController,
         ClusterHealthController,
         DeadLetterController,
+        EventController,
+        events_socket,
     ]
     middleware: list[Middleware] = [RequestContext()]
     if metrics is not None:
@@ -110,7 +120,7 @@ def create_app(
     return Litestar(
         route_handlers=handlers,
         dependencies={"resources": Provide(provide_resources, sync_to_thread=False)},
-        middleware=[*middleware, DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC)],
+        middleware=[*middleware, DefineMiddleware(ApiKeyAuthentication, exclude=[*PUBLIC, *SELF_AUTHENTICATED])],
         exception_handlers=HANDLERS,
         request_class=GatewayRequest,
         lifespan=[resources],
