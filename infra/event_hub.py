@@ -100,6 +100,11 @@ class EventHub:
         return self._sequencer.cursor
 
     @property
+    def gaps(self) -> list[int]:
+        """The missing ids the hub waits on before passing later ones."""
+        return [] if self._sequencer is None else self._sequencer.gaps
+
+    @property
     def subscribers(self) -> int:
         """How many subscriptions are live."""
         return sum(len(subs) for subs in self._subscribers.values())

@@ -9,6 +9,9 @@ import httpx
 import pytest
 import websockets
 
+from infra.db import connect
+from infra.event_hub import EventHub
+from schemas.events import EventFilter
 from tests.integration.conftest import MakeSystem
 from tests.support.api import submit, wait_for_status
 from tests.support.streams import open_stream
@@ -150,3 +153,65 @@ async def test_websocket_refuses_a_bad_subscription_naming_the_field(
                 await ws.recv()
         assert [e["field"] for e in answer["error"]["errors"]] == [field], answer
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4422
+
+
+INSERT_EVENT = "INSERT INTO events (tenant, type, data) VALUES ('t', 'job.queued', '{}') RETURNING id"
+
+
+async def test_the_hub_holds_events_behind_an_uncommitted_id_and_skips_a_rolled_back_one(database_url: str) -> None:
+    hub = EventHub(database_url, poll_seconds=0.2)
+    hub.start()
+    slow, fast = await connect(database_url), await connect(database_url)
+    try:
+        assert await hub.wait_ready(10)
+        subscription = hub.subscribe("t", EventFilter())
+        for outcome in ("commit", "rollback"):
+            # Given a transaction that took an event id (after a row write) and has not ended
+            transaction = slow.transaction()
+            await transaction.start()
+            await slow.execute("SELECT pg_current_xact_id()")
+            held = await slow.fetchval(INSERT_EVENT)
+            # When a later id commits first
+            later = await fast.fetchval(INSERT_EVENT)
+
+            async def waiting(held: int = held) -> bool:
+                return hub.gaps == [held]
+
+            await eventually(waiting, timeout=10, message="the hub to see the gap")
+            # Then the later event waits for the earlier one's transaction to end
+            assert await subscription.next(idle=0.05) == []
+            await (transaction.commit() if outcome == "commit" else transaction.rollback())
+            passed: list[int] = []
+            while later not in passed:
+                passed += [event.id for event in await subscription.next(idle=10)]
+            # committed: both, in id order; rolled back: the later one only
+            assert passed == ([held, later] if outcome == "commit" else [later])
+    finally:
+        await hub.close()
+        await slow.close()
+        await fast.close()
+
+
+async def test_the_hub_reconnects_after_losing_its_connection_and_misses_nothing(database_url: str) -> None:
+    hub = EventHub(database_url, poll_seconds=0.2)
+    hub.start()
+    conn = await connect(database_url)
+    try:
+        assert await hub.wait_ready(10)
+        subscription = hub.subscribe("t", EventFilter())
+        # Given the hub's connection is cut (as a database restart cuts it)
+        cut = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = 'conveyor-gateway-events' AND datname = current_database()"
+        )
+        assert cut == 1
+        # When events are written while it is away
+        written = [await conn.fetchval(INSERT_EVENT) for _ in range(3)]
+        # Then it comes back and passes them on from where it was
+        passed: list[int] = []
+        while len(passed) < 3:
+            passed += [event.id for event in await subscription.next(idle=10)]
+        assert passed == written
+    finally:
+        await hub.close()
+        await conn.close()
