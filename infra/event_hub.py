@@ -53,14 +53,14 @@ class Subscription:
         self._items: deque[Published] = deque()
         self._wake = asyncio.Event()
 
-    def offer(self, event: Published) -> bool:
-        """Buffer an event; False (and dropped) if the buffer is full."""
-        if len(self._items) >= self._capacity:
+    def offer(self, events: list[Published]) -> bool:
+        """Buffer events (in id order); False (and dropped) if the buffer cannot hold them."""
+        if len(self._items) + len(events) > self._capacity:
             self.dropped = True
             self._items.clear()
             self._wake.set()
             return False
-        self._items.append(event)
+        self._items.extend(events)
         self._wake.set()
         return True
 
@@ -166,7 +166,7 @@ class EventHub:
     async def _follow(self, conn: asyncpg.Connection) -> None:
         if self._sequencer is None:
             row = await conn.fetchrow(QUERIES.hub_start)
-            self._sequencer = Sequencer(row["last_id"], settles_at=row["xmax"])
+            self._sequencer = Sequencer(row["last_id"], settles_at=row["next_xid"])
         while True:  # a read at once after (re)connecting: notifications may have been missed
             self._wake.clear()
             waiting_on_gap = await self._read(conn)
@@ -180,27 +180,31 @@ class EventHub:
         while True:
             rows = await conn.fetch(QUERIES.hub_events, sequencer.cursor, PAGE)
             events = {row["id"]: row for row in rows if row["id"] is not None}
-            passed = sequencer.advance(list(events), rows[0]["xmin"], rows[0]["xmax"])
+            passed = sequencer.advance(list(events), rows[0]["xmin"], rows[0]["next_xid"])
             if sequencer.ready:
                 self._ready.set()
-            for event_id in passed:
-                self._hand_out(Published.from_row(_event_fields(events[event_id])))
+            self._hand_out([events[event_id] for event_id in passed])
             if len(events) < PAGE or not passed:
                 return len(passed) < len(events) or not sequencer.ready
 
-    def _hand_out(self, event: Published) -> None:
-        subs = self._subscribers.get(event.tenant)
-        if not subs:
-            return
-        for sub in list(subs):
-            if sub.where.matches(event.view) and not sub.offer(event):
-                self.unsubscribe(sub)
-                log.info("stream_subscriber_dropped", tenant=sub.tenant, buffered=self._capacity)
+    def _hand_out(self, rows: list[asyncpg.Record]) -> None:
+        """Buffer the events passed by one read for each subscriber they match (encoded once,
+        and only if their tenant has a subscriber)."""
+        by_tenant: dict[str, list[Published]] = {}
+        for row in rows:
+            if row["tenant"] in self._subscribers:
+                by_tenant.setdefault(row["tenant"], []).append(Published.from_row(_event_fields(row)))
+        for tenant, published in by_tenant.items():
+            for sub in list(self._subscribers.get(tenant, ())):
+                matched = published if sub.where.is_empty else [e for e in published if sub.where.matches(e.view)]
+                if matched and not sub.offer(matched):
+                    self.unsubscribe(sub)
+                    log.info("stream_subscriber_dropped", tenant=tenant, buffered=self._capacity)
 
 
 def _event_fields(row: asyncpg.Record) -> dict[str, Any]:
     fields = dict(row)
-    del fields["xmin"], fields["xmax"]
+    del fields["xmin"], fields["next_xid"]
     return fields
 
 
@@ -208,7 +212,8 @@ async def follow(
     hub: EventHub, db: asyncpg.Pool, tenant: str, where: EventFilter, after: int | None, *, idle: float
 ) -> AsyncIterator[list[Published]]:
     """A stream: the tenant's events matching `where` after `after` (None: from now on), in id
-    order, each once; batches as they come, an empty one after `idle` quiet seconds.
+    order, each once; batches as they come, an empty one once subscribed to the hub and after
+    each `idle` quiet seconds.
 
     Raises SubscriberDropped when the reader fell too far behind the live events.
     """
@@ -222,6 +227,7 @@ async def follow(
             break
     subscription = hub.subscribe(tenant, where)
     try:
+        yield []  # subscribed: nothing after this point can be missed
         while last < subscription.start:  # what the hub passed before the subscription began
             page = await published_events(db, tenant, where, after=last, until=subscription.start, limit=PAGE)
             if not page:

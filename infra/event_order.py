@@ -6,13 +6,16 @@ never will). A stream that passed 12 on and moved past 11 would lose 11; one tha
 forever would stall.
 
 The rule: pass on only ids that follow each other. A missing id below one that is seen is a
-gap; remember the snapshot's `xmax` of the read that first saw it (the first transaction id not
-yet handed out). The transaction that took the missing id had an id of its own before it took
-the event id (every event is written by a trigger after a row write), and it took the event id
-before the higher one that is seen was taken, so its transaction id lies below that `xmax`. Once
-a later read's snapshot `xmin` (the oldest transaction still running) reaches the remembered
-`xmax`, that transaction has ended: if it committed, that read sees the event; if the event is
-still missing, it never will be, and the gap is skipped.
+gap; remember the next transaction id to be handed out when the read that first saw it ran.
+The transaction that took the missing id had a transaction id before it took the event id
+(every event is written by a trigger after a row write), and it took the event id before the
+higher one that is seen, so its transaction id lies below the remembered one. Once a later
+read's oldest running transaction (its snapshot's `xmin`) reaches the remembered id, that
+transaction has ended: if it committed, that read sees the event; if the event is still
+missing, it never will be, and the gap is skipped.
+
+(The remembered id must be the next to be handed out, not the snapshot's `xmax`: that is one
+past the latest completed transaction, and a running one may hold a higher id.)
 """
 
 from __future__ import annotations
@@ -24,18 +27,19 @@ class Sequencer:
     """The cursor of a reader of the event log: every id at or below it is delivered or known
     never to exist.
 
-    Feed it the ids of each read (`id > cursor`, ascending) with that read's snapshot bounds;
-    it answers which of them may be delivered now, and moves the cursor.
+    Feed it the ids of each read (`id > cursor`, ascending) with that read's oldest running
+    transaction id (`xmin`) and next transaction id to be handed out (`next_xid`); it answers
+    which of them may be delivered now, and moves the cursor.
 
     It can start at an id whose lower neighbours may still be uncommitted (the newest id at
     start-up): it is not `ready`, and delivers nothing, until a read's `xmin` reaches the
-    `xmax` of the snapshot that id was read in.
+    `next_xid` of the moment that id was read.
     """
 
     def __init__(self, cursor: int = 0, *, settles_at: int | None = None) -> None:
         self.cursor = cursor
         self._settles_at = settles_at
-        #: Missing id → the xmax of the read that first saw it missing.
+        #: Missing id → the next transaction id when a read first saw it missing.
         self._gaps: dict[int, int] = {}
 
     @property
@@ -48,9 +52,10 @@ class Sequencer:
         """The missing ids the cursor waits on or will pass once settled, ascending."""
         return sorted(self._gaps)
 
-    def advance(self, ids: Sequence[int], xmin: int, xmax: int) -> list[int]:
-        """Which of `ids` (ascending, read under a snapshot with `xmin` and `xmax`) may be
-        delivered now, in order; the cursor moves past them and the settled gaps among them."""
+    def advance(self, ids: Sequence[int], xmin: int, next_xid: int) -> list[int]:
+        """Which of `ids` (ascending, read while `xmin` was the oldest running transaction and
+        `next_xid` the next to be handed out) may be delivered now, in order; the cursor moves
+        past them and the settled gaps among them."""
         if self._settles_at is not None:
             if xmin < self._settles_at:
                 return []
@@ -61,12 +66,12 @@ class Sequencer:
             if event_id < expected:  # at or below the cursor: passed on before
                 continue
             for missing in range(expected, event_id):
-                if not blocked and xmin >= self._gaps.get(missing, xmax):
+                if not blocked and xmin >= self._gaps.get(missing, next_xid):
                     self._gaps.pop(missing, None)
                     self.cursor = missing
                 else:
                     blocked = True
-                    self._gaps.setdefault(missing, xmax)
+                    self._gaps.setdefault(missing, next_xid)
             self._gaps.pop(event_id, None)
             if not blocked:
                 self.cursor = event_id

@@ -76,6 +76,11 @@ class EventFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froz
     tags: list[str] | None = None
     types: list[str] | None = None
 
+    @property
+    def is_empty(self) -> bool:
+        """Whether every event passes."""
+        return self.job_id is None and self.workflow_id is None and not self.tags and not self.types
+
     def matches(self, event: EventView) -> bool:
         """Whether `event` passes the filter (as the listing's SQL decides it)."""
         return (

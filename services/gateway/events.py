@@ -139,7 +139,6 @@ async def sse_frames(
 ) -> AsyncIterator[bytes]:
     """The frames of one SSE stream (a comment for each quiet interval)."""
     idle = resources.settings.stream_keepalive_seconds
-    yield b": following the event log\n\n"
     try:
         async for batch in follow(hub, resources.pool, tenant, where, after, idle=idle):
             yield b"".join(event.sse for event in batch) if batch else b": keep-alive\n\n"

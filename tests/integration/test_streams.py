@@ -161,26 +161,29 @@ INSERT_EVENT = "INSERT INTO events (tenant, type, data) VALUES ('t', 'job.queued
 async def test_the_hub_holds_events_behind_an_uncommitted_id_and_skips_a_rolled_back_one(database_url: str) -> None:
     hub = EventHub(database_url, poll_seconds=0.2)
     hub.start()
-    slow, fast = await connect(database_url), await connect(database_url)
+    early, late = await connect(database_url), await connect(database_url)
     try:
         assert await hub.wait_ready(10)
         subscription = hub.subscribe("t", EventFilter())
         for outcome in ("commit", "rollback"):
-            # Given a transaction that took an event id (after a row write) and has not ended
-            transaction = slow.transaction()
-            await transaction.start()
-            await slow.execute("SELECT pg_current_xact_id()")
-            held = await slow.fetchval(INSERT_EVENT)
-            # When a later id commits first
-            later = await fast.fetchval(INSERT_EVENT)
+            # Given a transaction that took an event id and has not ended, whose transaction id
+            # is above that of the one that commits the next event id (so above the snapshot's xmax)
+            first, second = early.transaction(), late.transaction()
+            await first.start()
+            await early.execute("SELECT pg_current_xact_id()")
+            await second.start()
+            await late.execute("SELECT pg_current_xact_id()")
+            held = await late.fetchval(INSERT_EVENT)
+            later = await early.fetchval(INSERT_EVENT)
+            await first.commit()
 
             async def waiting(held: int = held) -> bool:
                 return hub.gaps == [held]
 
             await eventually(waiting, timeout=10, message="the hub to see the gap")
-            # Then the later event waits for the earlier one's transaction to end
-            assert await subscription.next(idle=0.05) == []
-            await (transaction.commit() if outcome == "commit" else transaction.rollback())
+            # Then the later event waits, read after read, for the earlier one's transaction to end
+            assert await subscription.next(idle=0.2) == []
+            await (second.commit() if outcome == "commit" else second.rollback())
             passed: list[int] = []
             while later not in passed:
                 passed += [event.id for event in await subscription.next(idle=10)]
@@ -188,8 +191,8 @@ async def test_the_hub_holds_events_behind_an_uncommitted_id_and_skips_a_rolled_
             assert passed == ([held, later] if outcome == "commit" else [later])
     finally:
         await hub.close()
-        await slow.close()
-        await fast.close()
+        await early.close()
+        await late.close()
 
 
 async def test_the_hub_reconnects_after_losing_its_connection_and_misses_nothing(database_url: str) -> None:

@@ -17,19 +17,21 @@ ORDER BY id
 LIMIT $4;
 
 -- name: hub_events
--- Every tenant's events after the hub's cursor, oldest first, with the snapshot they were read
--- in (its xmin and xmax, as bigint): one row with null event fields when there is none.
+-- Every tenant's events after the hub's cursor, oldest first, with two transaction ids of the
+-- moment they were read: the oldest still running (the snapshot's xmin) and the next to be
+-- handed out (xmin + age(xmin): age() reads the next id without taking one; the snapshot's own
+-- xmax is only one past the latest completed, below ids already taken). One row with null
+-- event fields when there is no event.
 -- $1 after event id, $2 limit
-SELECT s.xmin, s.xmax, e.id, e.tenant, e.type, e.job_id, e.workflow_id, e.tags, e.data, e.created_at
-FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
-             pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax) AS s
+SELECT s.xmin, s.next_xid, e.id, e.tenant, e.type, e.job_id, e.workflow_id, e.tags, e.data, e.created_at
+FROM (SELECT x::text::bigint AS xmin, x::text::bigint + age(xid(x)) AS next_xid
+      FROM pg_snapshot_xmin(pg_current_snapshot()) AS x) AS s
 LEFT JOIN LATERAL (
     SELECT * FROM events WHERE id > $1 ORDER BY id LIMIT $2
 ) AS e ON true
 ORDER BY e.id;
 
 -- name: hub_start
--- Where the hub starts: the newest event id and the snapshot it was read in.
-SELECT coalesce((SELECT max(id) FROM events), 0) AS last_id,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
-       pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax;
+-- Where the hub starts: the newest event id, and the next transaction id to be handed out then.
+SELECT coalesce((SELECT max(id) FROM events), 0) AS last_id, x::text::bigint + age(xid(x)) AS next_xid
+FROM pg_snapshot_xmin(pg_current_snapshot()) AS x;
