@@ -41,6 +41,10 @@ class SubscriberDropped(Exception):
     """The subscriber fell further behind than its buffer holds; its stream must close."""
 
 
+class StreamsEnded(Exception):
+    """The process is stopping: its streams end (their clients resume from their last event id)."""
+
+
 class Subscription:
     """One stream's place at the hub: the live events after `start` that match, buffered."""
 
@@ -49,6 +53,7 @@ class Subscription:
         self.where = where
         self.start = start
         self.dropped = False
+        self.ended = False
         self._capacity = capacity
         self._items: deque[Published] = deque()
         self._wake = asyncio.Event()
@@ -64,14 +69,21 @@ class Subscription:
         self._wake.set()
         return True
 
+    def end(self) -> None:
+        """No more events: the next call of `next` raises StreamsEnded once the buffer is empty."""
+        self.ended = True
+        self._wake.set()
+
     async def next(self, idle: float) -> list[Published]:
         """Every buffered event, waiting up to `idle` seconds for one ([] if none came)."""
-        if not self._items and not self.dropped:
+        if not self._items and not self.dropped and not self.ended:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), idle)
         if self.dropped:
             raise SubscriberDropped
+        if self.ended and not self._items:
+            raise StreamsEnded
         items = list(self._items)
         self._items.clear()
         return items
@@ -91,6 +103,7 @@ class EventHub:
         self._subscribers: dict[str, set[Subscription]] = {}
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
+        self._ending = False
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -127,10 +140,20 @@ class EventHub:
         return self._ready.is_set()
 
     def subscribe(self, tenant: str, where: EventFilter) -> Subscription:
-        """A subscription to the events after the hub's cursor now."""
+        """A subscription to the events after the hub's cursor now (ended at once if the hub's
+        streams are ending)."""
         subscription = Subscription(tenant, where, self.cursor, self._capacity)
         self._subscribers.setdefault(tenant, set()).add(subscription)
+        if self._ending:
+            subscription.end()
         return subscription
+
+    def end_streams(self) -> None:
+        """End every subscription, now and to come (the process is stopping)."""
+        self._ending = True
+        for subs in self._subscribers.values():
+            for subscription in subs:
+                subscription.end()
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop buffering events for `subscription`."""
@@ -215,7 +238,8 @@ async def follow(
     order, each once; batches as they come, an empty one once subscribed to the hub and after
     each `idle` quiet seconds.
 
-    Raises SubscriberDropped when the reader fell too far behind the live events.
+    Raises SubscriberDropped when the reader fell too far behind the live events, and
+    StreamsEnded when the hub ends its streams.
     """
     last = hub.cursor if after is None else after
     while True:  # far behind: from the table, without holding a buffer at the hub

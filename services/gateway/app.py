@@ -29,7 +29,7 @@ from services.gateway.dead_letters import DeadLetterController
 from services.gateway.deps import Resources, provide_resources
 from services.gateway.engines import EngineController, engine_list
 from services.gateway.errors import HANDLERS
-from services.gateway.events import EventController, events_socket
+from services.gateway.events import EventController, end_streams_on_stop, events_socket
 from services.gateway.health import HealthController
 from services.gateway.jobs import JobController
 from services.gateway.metrics import HttpMetrics, Metrics, MetricsController
@@ -71,6 +71,7 @@ def create_app(
         management = management_client(settings)
         hub = EventHub(settings.database_url, capacity=settings.stream_buffer_events)
         hub.start()
+        end_streams_on_stop(hub)
         app.state.resources = Resources(
             settings=settings,
             registry=registry,

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from types import FrameType
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -17,11 +20,11 @@ import structlog
 from litestar import Controller, WebSocket, get, websocket
 from litestar.di import Provide
 from litestar.exceptions import WebSocketDisconnect
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter, QueryParameter
 from litestar.response import Stream
 
 from infra import events
-from infra.event_hub import EventHub, SubscriberDropped, follow
+from infra.event_hub import EventHub, StreamsEnded, SubscriberDropped, follow
 from infra.keys import Principal
 from schemas.errors import ErrorBody, FieldError, field_error
 from schemas.events import EventFilter, EventPage, StreamSubscribe, type_errors
@@ -45,7 +48,7 @@ JobFilterId = Annotated[uuid.UUID | None, Parameter(description="Events of this 
 WorkflowFilterId = Annotated[uuid.UUID | None, Parameter(description="Events of this workflow")]
 Tags = Annotated[list[str] | None, Parameter(description="Events carrying every one of these tags")]
 Types = Annotated[
-    list[str] | None, Parameter(query="type", description="Any of these types, or `job.*`, `workflow.*`, `*`")
+    list[str] | None, QueryParameter(name="type", description="Any of these types, or `job.*`, `workflow.*`, `*`")
 ]
 
 
@@ -115,7 +118,7 @@ class EventController(Controller):
         workflow_id: WorkflowFilterId = None,
         tag: Tags = None,
         types: Types = None,
-        last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID")] = None,
+        last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
     ) -> Stream:
         """`text/event-stream`: `id:` the event id, `event:` its type, `data:` the event as JSON.
 
@@ -144,6 +147,30 @@ async def sse_frames(
             yield b"".join(event.sse for event in batch) if batch else b": keep-alive\n\n"
     except SubscriberDropped:
         log.info("stream_closed_slow_client", tenant=tenant)
+    except StreamsEnded:
+        return
+
+
+def end_streams_on_stop(hub: EventHub) -> None:
+    """Make SIGTERM and SIGINT end the hub's streams before the server's own handler runs.
+
+    uvicorn waits for open connections to finish before it stops the app, and a stream never
+    finishes by itself; its clients resume from their last event id. Only in the main thread,
+    where the server has installed its handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(signum: int, frame: FrameType | None, previous: Callable[..., Any] = previous) -> None:
+            loop.call_soon_threadsafe(hub.end_streams)
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
 
 
 class WsError(Exception):
@@ -241,6 +268,10 @@ async def ws_pump(
     receiver = asyncio.create_task(receive())
     try:
         done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        if sender in done and isinstance(sender.exception(), StreamsEnded):
+            raise WsError(
+                1001, ErrorBody(error="going_away", detail="the gateway is stopping; resume after the last event id")
+            )
         if sender in done and isinstance(sender.exception(), SubscriberDropped):
             log.info("stream_closed_slow_client", tenant=tenant)
             raise ws_error(4408, "too_slow", "the client fell too far behind; resume after its last event id")

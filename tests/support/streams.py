@@ -44,6 +44,16 @@ class SseReader:
         """The next `count` events."""
         return [await self.next_event() for _ in range(count)]
 
+    async def to_the_end(self) -> list[dict[str, Any]]:
+        """The events still to come before the server ends the stream (or drops the connection)."""
+        received = []
+        try:
+            while True:
+                if "id" in (item := await self.next_item()):
+                    received.append(item)
+        except (EOFError, httpx.RemoteProtocolError, httpx.ReadError):
+            return received
+
     async def until(self, event_type: str, job_id: str) -> list[dict[str, Any]]:
         """The events up to and including the first of `event_type` about job `job_id`."""
         received = [await self.next_event()]
