@@ -24,6 +24,7 @@ from litestar.params import HeaderParameter, Parameter, QueryParameter
 from litestar.response import Stream
 
 from infra import events
+from infra.db import is_unavailable
 from infra.event_hub import EventHub, StreamsEnded, SubscriberDropped, follow
 from infra.keys import Principal
 from schemas.errors import ErrorBody, FieldError, field_error
@@ -213,6 +214,12 @@ async def events_socket(socket: WebSocket[Any, Any, Any]) -> None:
             await socket.close(exc.code, exc.body.error)
     except WebSocketDisconnect:
         pass
+    except Exception as exc:  # a bug, or PostgreSQL gone: the client learns only that
+        unavailable = is_unavailable(exc)
+        if not unavailable:
+            log.exception("websocket_crashed", error_type=type(exc).__name__)
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await socket.close(4503 if unavailable else 1011, "unavailable" if unavailable else "internal_error")
 
 
 class Auth(msgspec.Struct, forbid_unknown_fields=True):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from infra.event_hub import SubscriberDropped, Subscription
+from infra.event_hub import StreamsEnded, SubscriberDropped, Subscription
 from infra.event_order import Sequencer
 from infra.events import Published
 from schemas.events import EventFilter, EventView
@@ -99,6 +99,15 @@ async def test_a_subscriber_that_falls_behind_its_buffer_is_dropped() -> None:
     assert not subscription.offer([published(3)])
     assert subscription.dropped
     with pytest.raises(SubscriberDropped):
+        await subscription.next(idle=1.0)
+
+
+async def test_an_ended_subscription_hands_out_its_buffer_then_ends() -> None:
+    subscription = Subscription("t", EventFilter(), start=0, capacity=5)
+    subscription.offer([published(1)])
+    subscription.end()
+    assert [event.id for event in await subscription.next(idle=1.0)] == [1]
+    with pytest.raises(StreamsEnded):
         await subscription.next(idle=1.0)
 
 
