@@ -127,7 +127,8 @@ class EventHub:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="event-hub")
 
     async def close(self) -> None:
-        """Stop reading; subscriptions get nothing more."""
+        """Stop reading and end the streams."""
+        self.end_streams()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
