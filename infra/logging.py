@@ -40,11 +40,25 @@ def configure_logging(settings: Settings, *, process: str) -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(WithoutQueryStrings())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
     for name, level in QUIET.items():
         logging.getLogger(name).setLevel(max(level, root.level))
+
+
+class WithoutQueryStrings(logging.Filter):
+    """Cut the query string off the paths uvicorn logs (it names a WebSocket's path with it): a
+    client may have put a key there, which must not reach the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record, its path arguments without `?…`."""
+        if record.name.startswith("uvicorn") and isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.split("?", 1)[0] if isinstance(arg, str) and arg.startswith("/") else arg for arg in record.args
+            )
+        return True
 
 
 def _add_process(process: str) -> Any:

@@ -63,6 +63,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Stats rollups (per minute, 5 minutes, hour and day) are deleted this many days after their bucket
     #: began; 0 keeps them forever. Cumulative totals are never deleted.
     stats_retention_days: int = 8
+    #: A Server-Sent Events stream sends a comment line after this many quiet seconds (proxies
+    #: close silent connections).
+    stream_keepalive_seconds: float = 15.0
+    #: Events a stream subscriber may fall behind by before it is disconnected (it resumes from
+    #: its last event id); a slow client never slows the gateway.
+    stream_buffer_events: int = 1000
     #: Whether the gateway serves Prometheus metrics at /metrics (404 when off).
     metrics_enabled: bool = True
     #: When a webhook delivery that failed (429, 5xx, a timeout, no connection) is tried again:

@@ -65,3 +65,54 @@ class EventPage(msgspec.Struct, kw_only=True):
 
     items: list[EventView]
     next_after: int | None
+
+
+class EventFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """Which of a tenant's events a listing or stream wants: all its conditions hold (an event
+    carries every tag in `tags`; its type is one of `types`, exact or a pattern); None: any."""
+
+    job_id: uuid.UUID | None = None
+    workflow_id: uuid.UUID | None = None
+    tags: list[str] | None = None
+    types: list[str] | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether every event passes."""
+        return self.job_id is None and self.workflow_id is None and not self.tags and not self.types
+
+    def matches(self, event: EventView) -> bool:
+        """Whether `event` passes the filter (as the listing's SQL decides it)."""
+        return (
+            (self.job_id is None or event.job_id == self.job_id)
+            and (self.workflow_id is None or event.workflow_id == self.workflow_id)
+            and (not self.tags or set(self.tags).issubset(event.tags))
+            and (not self.types or event_matches(self.types, event.type))
+        )
+
+
+def type_errors(types: list[str] | None) -> list[str]:
+    """The entries of `types` that are neither an event type nor a pattern."""
+    return [t for t in types or () if t not in EVENT_TYPES and t not in EVENT_PATTERNS]
+
+
+class StreamFilters(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The filters of a WebSocket subscription, named as GET /v1/events/stream's query."""
+
+    job_id: uuid.UUID | None = None
+    workflow_id: uuid.UUID | None = None
+    tag: list[str] | str | None = None
+    type: list[str] | str | None = None
+
+    def to_filter(self) -> EventFilter:
+        """As an EventFilter (a single tag or type as a list of one)."""
+        tags = [self.tag] if isinstance(self.tag, str) else self.tag
+        types = [self.type] if isinstance(self.type, str) else self.type
+        return EventFilter(job_id=self.job_id, workflow_id=self.workflow_id, tags=tags or None, types=types or None)
+
+
+class StreamSubscribe(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A WebSocket client's subscription: events after `after` (none: only new ones)."""
+
+    subscribe: StreamFilters
+    after: int | None = msgspec.field(default=None)

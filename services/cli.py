@@ -25,6 +25,9 @@ from services.supervisor import Supervisor, python
 
 log = structlog.get_logger("conveyor.cli")
 DEV_KEY_FILE = "dev-api-key"
+#: How long a stopping gateway lets requests finish; event streams, which never do, are cut
+#: then (their clients resume from their last event id on another gateway, or this one again).
+GATEWAY_GRACE_SECONDS = 5
 
 
 def cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
@@ -40,6 +43,7 @@ def cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         lifespan="on",
+        timeout_graceful_shutdown=GATEWAY_GRACE_SECONDS,
     )
     return 0
 

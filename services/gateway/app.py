@@ -6,17 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-from litestar import Controller, Litestar
+from litestar import Litestar
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.types import Middleware
+from litestar.types import ControllerRouterHandler, Middleware
 
 from actors.sdk import Registry, load_engines
 from infra.broker import queue_declarations
 from infra.controls import ControlsCache
 from infra.db import create_pool
 from infra.dispatch import Dispatcher
+from infra.event_hub import EventHub
 from infra.logging import configure_logging
 from infra.publisher import Publisher
 from infra.rabbitmq_admin import management_client
@@ -28,6 +29,7 @@ from services.gateway.dead_letters import DeadLetterController
 from services.gateway.deps import Resources, provide_resources
 from services.gateway.engines import EngineController, engine_list
 from services.gateway.errors import HANDLERS
+from services.gateway.events import EventController, end_streams_on_stop, events_socket
 from services.gateway.health import HealthController
 from services.gateway.jobs import JobController
 from services.gateway.metrics import HttpMetrics, Metrics, MetricsController
@@ -41,6 +43,8 @@ from services.gateway.workers import ClusterHealthController, WorkerController
 from services.gateway.workflows import WorkflowController
 
 PUBLIC = [r"^/healthz$", r"^/readyz$", r"^/schema", r"^/metrics$"]
+#: Authenticated by the handler: a browser's WebSocket cannot send the key in a header.
+SELF_AUTHENTICATED = [r"^/v1/ws$"]
 
 
 def create_app(
@@ -67,6 +71,9 @@ def create_app(
         dispatcher = Dispatcher(db, pub, settings)
         dispatcher.start()
         management = management_client(settings)
+        hub = EventHub(settings.database_url, capacity=settings.stream_buffer_events)
+        hub.start()
+        end_streams_on_stop(hub)
         app.state.resources = Resources(
             settings=settings,
             registry=registry,
@@ -76,12 +83,14 @@ def create_app(
             engines=engine_list(registry, settings),
             management=management,
             controls=ControlsCache(db),
+            events=hub,
         )
         app.state.key_cache = KeyCache(db, ttl=settings.key_cache_seconds)
         app.state.metrics = metrics
         try:
             yield
         finally:
+            await hub.close()
             await management.aclose()
             if metrics is not None:
                 await metrics.cluster.close()
@@ -91,7 +100,7 @@ def create_app(
             if pool is None:
                 await db.close()
 
-    handlers: list[type[Controller]] = [
+    handlers: list[ControllerRouterHandler] = [
         JobController,
         WorkflowController,
         ScheduleController,
@@ -104,6 +113,8 @@ def create_app(
         WorkerController,
         ClusterHealthController,
         DeadLetterController,
+        EventController,
+        events_socket,
         SubscriptionController,
         NotificationController,
     ]
@@ -114,7 +125,7 @@ def create_app(
     return Litestar(
         route_handlers=handlers,
         dependencies={"resources": Provide(provide_resources, sync_to_thread=False)},
-        middleware=[*middleware, DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC)],
+        middleware=[*middleware, DefineMiddleware(ApiKeyAuthentication, exclude=[*PUBLIC, *SELF_AUTHENTICATED])],
         exception_handlers=HANDLERS,
         request_class=GatewayRequest,
         lifespan=[resources],

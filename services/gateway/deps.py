@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from actors.sdk import Registry
 from infra.controls import ControlsCache
 from infra.dispatch import Dispatcher
+from infra.event_hub import EventHub
 from infra.keys import Principal
 from infra.publisher import Publisher
 from infra.settings import Settings
@@ -33,6 +34,8 @@ class Resources:
     management: httpx.AsyncClient
     #: Queue controls, read at most once a second (backpressure on submissions).
     controls: ControlsCache
+    #: This process's reader of the event log, for streams.
+    events: EventHub
 
 
 def provide_resources(state: State) -> Resources:

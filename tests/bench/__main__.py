@@ -4,7 +4,8 @@ Prints, in one run: HTTP submit rate (single and batch), end-to-end jobs/s of ge
 (submitted → succeeded in PostgreSQL) with 1 and 2 worker processes, submit-to-start latency
 on an idle system, a bare Dramatiq no-op drain with the same processes and threads, a
 1,000-node fan-out/fan-in workflow beside the same jobs submitted independently, and
-GET /v1/stats latency with 1,000,000 finished jobs (and their rollups) in the table.
+GET /v1/stats latency with 1,000,000 finished jobs (and their rollups) in the table, and the
+lag of 200 Server-Sent Events subscribers while about 500 jobs/s finish.
 Figures vary from run to run on shared machines; compare the ratios within one run.
 """
 
@@ -27,7 +28,7 @@ import asyncpg
 import httpx
 
 from infra.db import drop_database
-from tests.bench import http_load, stats_load
+from tests.bench import http_load, stats_load, streams_load
 from tests.support.system import System, base_settings, clone_database, create_template, eventually
 
 ECHO = {"engine": "general", "operation": "echo", "params": {"value": 1}}
@@ -229,6 +230,23 @@ class Bench:
             system.close()
         return figures
 
+    async def streams(self) -> dict[str, Any]:
+        """200 SSE subscribers of one gateway while echo jobs finish at about 500 per second
+        (two worker processes): every subscriber following one tenant's every event, then 20
+        tenants of 10 subscribers each; lag from each event's created_at to its receipt."""
+        system = await self.system("streams")
+        system.start_all(threads=THREADS)
+        system.start_worker("worker2", queues=["general"], threads=THREADS)
+        try:
+            figures: dict[str, Any] = {}
+            for name, tenants in (("one_tenant", 1), ("tenants_20", 20)):
+                keys = [await system.api_key(f"{name}-{i}") for i in range(tenants)]
+                figures[name] = await streams_load.measure(system.base_url, keys)
+            figures["gateway_peak_mb"] = peak_rss_mb(system.processes["gateway"].pid) or 0.0
+        finally:
+            system.close()
+        return figures
+
     def bare(self, processes: int) -> dict[str, float]:
         """Bare Dramatiq draining the same number of no-op messages."""
         queue = f"bench_bare_{secrets.token_hex(3)}"
@@ -264,23 +282,25 @@ def _delete_queue(url: str, queue: str) -> None:
         connection.close()
 
 
-async def run(jobs: int, *, only_workflows: bool = False, only_stats: bool = False) -> None:
-    """Every measurement (or only the workflow ones, or only the stats ones), then the table."""
+async def run(jobs: int, *, only_workflows: bool = False, only_stats: bool = False, only_streams: bool = False) -> None:
+    """Every measurement (or only the workflow, the stats or the stream ones), then the table."""
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as tmp:
         bench = Bench(jobs, Path(tmp))
         bench.template = await create_template(bench.settings, f"conveyor_bench_template_{secrets.token_hex(3)}")
         try:
-            if not (only_workflows or only_stats):
+            if not (only_workflows or only_stats or only_streams):
                 figures["submit"] = await bench.submit_rates()
                 figures["drain"] = {p: await bench.drain(p) for p in (1, 2)}
                 figures["drain_limited"] = await bench.drain(1, limit=LIMIT_HIGH)
                 figures["bare_dramatiq"] = {p: bench.bare(p) for p in (1, 2)}
                 figures["latency"] = await bench.latency()
-            if not only_stats:
+            if not (only_stats or only_streams):
                 figures["workflows"] = await bench.workflows()
-            if not only_workflows:
+            if not (only_workflows or only_streams):
                 figures["stats"] = await bench.stats()
+            if not (only_workflows or only_stats):
+                figures["streams"] = await bench.streams()
         finally:
             for url in [*bench.databases, bench.template]:
                 await drop_database(url)
@@ -291,6 +311,8 @@ async def run(jobs: int, *, only_workflows: bool = False, only_stats: bool = Fal
         print_workflows(figures["workflows"])
     if "stats" in figures:
         print_stats(figures["stats"])
+    if "streams" in figures:
+        print_streams(figures["streams"])
     print(json.dumps(figures))
 
 
@@ -344,14 +366,35 @@ def print_stats(figures: dict[str, Any]) -> None:
         print(f"{label:<44} p50 {f['p50_ms']:.1f} ms   p95 {f['p95_ms']:.1f} ms   (target p95 < 50 ms)")
 
 
+def print_streams(figures: dict[str, Any]) -> None:
+    """The stream rows of the table (target: p99 lag under 250 ms)."""
+    for name, label in (("one_tenant", "each gets every event"), ("tenants_20", "20 tenants × 10")):
+        f = figures[name]
+        print(
+            f"{f['subscribers']} SSE subscribers, {label:<22} {f['finished_per_s']:5.0f} jobs/s finishing   "
+            f"lag p50 {f['lag_p50_ms']:.0f} ms   p99 {f['lag_p99_ms']:.0f} ms   max {f['lag_max_ms']:.0f} ms   "
+            f"(target p99 < 250 ms)"
+        )
+        print(
+            f"  events received {f['events_received']:,} of {f['events_expected']:,} due "
+            f"({f['subscribers_short']} subscribers short)"
+        )
+    print(f"gateway peak RSS with 200 streams                {figures['gateway_peak_mb']:8.0f} MiB")
+
+
 def main() -> None:
     """Command line."""
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--jobs", type=int, default=5000, help="jobs per drain (default 5000)")
     parser.add_argument("--only-workflows", action="store_true", help="measure only the workflow figures")
     parser.add_argument("--only-stats", action="store_true", help="measure only GET /v1/stats over 1,000,000 jobs")
+    parser.add_argument(
+        "--only-streams", action="store_true", help="measure only 200 SSE subscribers while jobs finish"
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.jobs, only_workflows=args.only_workflows, only_stats=args.only_stats))
+    asyncio.run(
+        run(args.jobs, only_workflows=args.only_workflows, only_stats=args.only_stats, only_streams=args.only_streams)
+    )
 
 
 if __name__ == "__main__":

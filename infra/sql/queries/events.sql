@@ -1,0 +1,37 @@
+-- The public event log: listings, stream catch-up and the gateway's event hub.
+
+-- name: list_events
+-- A tenant's events after an event id (and at most `until`), oldest first, with optional filters.
+-- $1 tenant, $2 after event id, $3 until event id (null: no bound), $4 limit,
+-- $5 job id, $6 workflow id, $7 tags (all required), $8 types or patterns (any)
+SELECT id, type, job_id, workflow_id, tags, data, created_at
+FROM events
+WHERE tenant = $1
+  AND id > $2
+  AND ($3::bigint IS NULL OR id <= $3::bigint)
+  AND ($5::uuid IS NULL OR job_id = $5::uuid)
+  AND ($6::uuid IS NULL OR workflow_id = $6::uuid)
+  AND ($7::text[] IS NULL OR tags @> $7::text[])
+  AND ($8::text[] IS NULL OR conveyor_event_matches($8::text[], type))
+ORDER BY id
+LIMIT $4;
+
+-- name: hub_events
+-- Every tenant's events after the hub's cursor, oldest first, with two transaction ids of the
+-- moment they were read: the oldest still running (the snapshot's xmin) and the next to be
+-- handed out (xmin + age(xmin): age() reads the next id without taking one; the snapshot's own
+-- xmax is only one past the latest completed, below ids already taken). One row with null
+-- event fields when there is no event.
+-- $1 after event id, $2 limit
+SELECT s.xmin, s.next_xid, e.id, e.tenant, e.type, e.job_id, e.workflow_id, e.tags, e.data, e.created_at
+FROM (SELECT x::text::bigint AS xmin, x::text::bigint + age(xid(x)) AS next_xid
+      FROM pg_snapshot_xmin(pg_current_snapshot()) AS x) AS s
+LEFT JOIN LATERAL (
+    SELECT * FROM events WHERE id > $1 ORDER BY id LIMIT $2
+) AS e ON true
+ORDER BY e.id;
+
+-- name: hub_start
+-- Where the hub starts: the newest event id, and the next transaction id to be handed out then.
+SELECT coalesce((SELECT max(id) FROM events), 0) AS last_id, x::text::bigint + age(xid(x)) AS next_xid
+FROM pg_snapshot_xmin(pg_current_snapshot()) AS x;
