@@ -196,6 +196,38 @@ async def test_the_hub_holds_events_behind_an_uncommitted_id_and_skips_a_rolled_
         await late.close()
 
 
+async def test_a_transaction_in_another_database_does_not_hold_up_a_rolled_back_gap(
+    database_url: str, template_url: str
+) -> None:
+    hub = EventHub(database_url, poll_seconds=0.2)
+    hub.start()
+    mine, elsewhere = await connect(database_url), await connect(template_url)
+    try:
+        assert await hub.wait_ready(10)
+        subscription = hub.subscribe("t", EventFilter())
+        # Given a write transaction left open in another database of the cluster (it holds the
+        # cluster's snapshot xmin back) and an event id taken and rolled back here
+        outside = elsewhere.transaction()
+        await outside.start()
+        await elsewhere.execute("SELECT pg_current_xact_id()")
+        gap = mine.transaction()
+        await gap.start()
+        await mine.fetchval(INSERT_EVENT)
+        await gap.rollback()
+        # When the next event commits
+        later = await mine.fetchval(INSERT_EVENT)
+        # Then it is passed on while the other database's transaction is still open
+        passed: list[int] = []
+        while later not in passed:
+            passed += [event.id for event in await subscription.next(idle=10)]
+        assert passed == [later]
+        await outside.rollback()
+    finally:
+        await hub.close()
+        await mine.close()
+        await elsewhere.close()
+
+
 async def test_the_hub_reconnects_after_losing_its_connection_and_misses_nothing(database_url: str) -> None:
     hub = EventHub(database_url, poll_seconds=0.2)
     hub.start()
