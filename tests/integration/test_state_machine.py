@@ -174,3 +174,22 @@ async def test_due_retries_are_promoted_in_order(conn: asyncpg.Connection) -> No
 
 async def test_cancel_of_unknown_job_is_none(conn: asyncpg.Connection) -> None:
     assert await jobs.cancel_job(conn, "t", uuid.uuid4()) is None
+
+
+async def test_a_delivery_whose_job_fails_outside_its_operation_is_failed_with_it(conn: asyncpg.Connection) -> None:
+    # Given a webhook subscription and a job whose success makes a delivery
+    await conn.execute(
+        "INSERT INTO subscriptions (id, tenant, channel, url, secret, events)"
+        " VALUES ($1, 't', 'webhook', 'https://hooks.example.com/', 'whsec_AAAA', '{job.succeeded}')",
+        uuid7(),
+    )
+    [row] = await jobs.insert_jobs(conn, "t", [new_job()])
+    await jobs.claim_job(conn, row["id"], "w1", lease_seconds=30, max_worker_losses=3)
+    await jobs.finish_job(conn, row["id"], "w1", JobStatus.SUCCEEDED, result={"value": 1})
+    delivery = await conn.fetchrow("SELECT id, job_id, status FROM deliveries")
+    assert delivery["status"] == "pending"
+    # When its notifications job fails without the operation recording an outcome (lost workers)
+    await conn.execute("UPDATE jobs SET status = 'running', worker_id = 'w2' WHERE id = $1", delivery["job_id"])
+    await conn.execute("UPDATE jobs SET status = 'failed' WHERE id = $1", delivery["job_id"])
+    # Then the delivery is failed too, not left pending with nothing to send it
+    assert await conn.fetchval("SELECT status FROM deliveries WHERE id = $1", delivery["id"]) == "failed"
