@@ -59,6 +59,11 @@ async def find_principal(db: Db, secret: str) -> Principal | None:
     return Principal(row["id"], row["tenant"], frozenset(Scope(s) for s in row["scopes"] if s in KNOWN_SCOPES))
 
 
+async def key_is_live(db: Db, key_id: uuid.UUID) -> bool:
+    """Whether a key is neither revoked nor deleted."""
+    return bool(await db.fetchval(QUERIES.api_key_is_live, key_id))
+
+
 async def list_keys(db: Db, tenant: str | None = None) -> list[ApiKeyView]:
     """Keys (without secrets), newest first."""
     return [_view(row) for row in await db.fetch(QUERIES.list_api_keys, tenant)]

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import signal
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from types import FrameType
@@ -23,9 +24,10 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import HeaderParameter, Parameter, QueryParameter
 from litestar.response import Stream
 
-from infra import events
+from infra import events, keys
 from infra.db import is_unavailable
 from infra.event_hub import EventHub, StreamsEnded, SubscriberDropped, follow
+from infra.events import Published
 from infra.keys import Principal
 from schemas.errors import ErrorBody, FieldError, field_error
 from schemas.events import EventFilter, EventPage, StreamSubscribe, type_errors
@@ -130,7 +132,7 @@ class EventController(Controller):
         where = checked(EventFilter(job_id=job_id, workflow_id=workflow_id, tags=tag or None, types=types or None))
         start = resume_point(after, last_event_id)
         hub = await ready_hub(resources)
-        frames = sse_frames(hub, resources, principal.tenant, where, start)
+        frames = sse_frames(hub, resources, principal, where, start)
         return Stream(
             frames,
             media_type="text/event-stream",
@@ -138,16 +140,40 @@ class EventController(Controller):
         )
 
 
+class KeyRevoked(Exception):
+    """The key a stream was opened with has been revoked since."""
+
+
+async def while_key_lives(
+    batches: AsyncIterator[list[Published]], resources: Resources, principal: Principal
+) -> AsyncIterator[list[Published]]:
+    """`batches`, until the key they are read with is found revoked: it is looked at again
+    every CONVEYOR_KEY_CACHE_SECONDS (a stream yields at least each quiet interval), so a
+    revoked key stops an open stream as soon as it stops a request."""
+    every = resources.settings.key_cache_seconds
+    checked_at = time.monotonic()
+    async for batch in batches:
+        if time.monotonic() - checked_at >= every:
+            if not await keys.key_is_live(resources.pool, principal.key_id):
+                raise KeyRevoked()
+            checked_at = time.monotonic()
+        yield batch
+
+
 async def sse_frames(
-    hub: EventHub, resources: Resources, tenant: str, where: EventFilter, after: int | None
+    hub: EventHub, resources: Resources, principal: Principal, where: EventFilter, after: int | None
 ) -> AsyncIterator[bytes]:
     """The frames of one SSE stream (a comment for each quiet interval)."""
-    idle = resources.settings.stream_keepalive_seconds
+    idle = min(resources.settings.stream_keepalive_seconds, resources.settings.key_cache_seconds)
+    tenant = principal.tenant
     try:
-        async for batch in follow(hub, resources.pool, tenant, where, after, idle=idle):
+        batches = follow(hub, resources.pool, tenant, where, after, idle=idle)
+        async for batch in while_key_lives(batches, resources, principal):
             yield b"".join(event.sse for event in batch) if batch else b": keep-alive\n\n"
     except SubscriberDropped:
         log.info("stream_closed_slow_client", tenant=tenant)
+    except KeyRevoked:
+        log.info("stream_closed_key_revoked", tenant=tenant, key_id=str(principal.key_id))
     except StreamsEnded:
         return
 
@@ -207,7 +233,7 @@ async def events_socket(socket: WebSocket[Any, Any, Any]) -> None:
             raise WsError(4422, ErrorBody(error=exc.code, detail=exc.detail, errors=exc.errors)) from None
         if not await resources.events.wait_ready(READY_SECONDS):
             raise ws_error(4503, "unavailable", "the event log cannot be followed now; try again shortly")
-        await ws_pump(socket, resources, principal.tenant, where, request.after)
+        await ws_pump(socket, resources, principal, where, request.after)
     except WsError as exc:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await socket.send_text(msgspec.json.encode({"error": exc.body}).decode())
@@ -258,12 +284,16 @@ async def ws_message(socket: WebSocket[Any, Any, Any], kind: type[M], *, unautho
 
 
 async def ws_pump(
-    socket: WebSocket[Any, Any, Any], resources: Resources, tenant: str, where: EventFilter, after: int | None
+    socket: WebSocket[Any, Any, Any], resources: Resources, principal: Principal, where: EventFilter, after: int | None
 ) -> None:
-    """Send the events until the client leaves (or falls too far behind: 4408)."""
+    """Send the events until the client leaves (or falls too far behind: 4408; its key is
+    revoked: 4401)."""
+    tenant = principal.tenant
+    idle = min(30.0, resources.settings.key_cache_seconds)
 
     async def send() -> None:
-        async for batch in follow(resources.events, resources.pool, tenant, where, after, idle=30.0):
+        batches = follow(resources.events, resources.pool, tenant, where, after, idle=idle)
+        async for batch in while_key_lives(batches, resources, principal):
             for event in batch:
                 await socket.send_text(event.json.decode())
 
@@ -279,6 +309,9 @@ async def ws_pump(
             raise WsError(
                 1001, ErrorBody(error="going_away", detail="the gateway is stopping; resume after the last event id")
             )
+        if sender in done and isinstance(sender.exception(), KeyRevoked):
+            log.info("stream_closed_key_revoked", tenant=tenant, key_id=str(principal.key_id))
+            raise ws_error(4401, "unauthorized", "the API key was revoked")
         if sender in done and isinstance(sender.exception(), SubscriberDropped):
             log.info("stream_closed_slow_client", tenant=tenant)
             raise ws_error(4408, "too_slow", "the client fell too far behind; resume after its last event id")

@@ -251,3 +251,32 @@ async def test_the_hub_reconnects_after_losing_its_connection_and_misses_nothing
     finally:
         await hub.close()
         await conn.close()
+
+
+async def test_open_streams_end_once_their_key_is_revoked(make_system: MakeSystem) -> None:
+    system = await make_system(key_cache_seconds=0.5, stream_keepalive_seconds=0.2)
+    system.start_gateway()
+    key = await system.api_key("revoked-streams")
+    headers = {"Authorization": f"Bearer {key}"}
+    # Given an SSE stream and a WebSocket open with one key
+    async with (
+        system.client(key) as http,
+        open_stream(http, {"after": 0}) as stream,
+        websockets.connect(ws_url(system), additional_headers=headers) as ws,
+    ):
+        await ws.send(json.dumps({"subscribe": {}}))
+        assert "comment" in await stream.next_item()
+        # When the key is revoked
+        key_id = (await system.cli("keys", "list", "--tenant", "revoked-streams")).split()[0]
+        assert "revoked" in await system.cli("keys", "revoke", key_id)
+        # Then both end: the stream runs out, the socket closes saying why
+        await stream.to_the_end()
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await until_closed(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+async def until_closed(ws: websockets.ClientConnection) -> None:
+    """Read a socket's messages until it closes."""
+    while True:
+        await ws.recv()

@@ -10,6 +10,11 @@ RETURNING id, tenant, name, prefix, scopes, created_at, revoked_at;
 -- $1 key hash
 SELECT id, tenant, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL;
 
+-- name: api_key_is_live
+-- Whether a key still works (an open stream asks now and then).
+-- $1 id
+SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL);
+
 -- name: list_api_keys
 -- Every key, or those of one tenant, newest first.
 -- $1 tenant (null: all)
