@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -35,6 +36,9 @@ log = structlog.get_logger("conveyor.events")
 CHANNEL = "conveyor_events"
 #: Events per read of the log (the hub's and a stream's catch-up).
 PAGE = 500
+#: A connection that followed the log this long before it failed resets the retry delay;
+#: one failing sooner (a fault that repeats) backs off up to 5 s between tries.
+HEALTHY_SECONDS = 10.0
 
 
 class SubscriberDropped(Exception):
@@ -171,10 +175,10 @@ class EventHub:
         delay = 0.2
         while True:
             conn: asyncpg.Connection | None = None
+            began = time.monotonic()
             try:
                 conn = await connect(self._url, application_name="conveyor-gateway-events")
                 await conn.add_listener(CHANNEL, self._notified)
-                delay = 0.2
                 await self._follow(conn)  # returns only by raising
             except RETRYABLE as exc:
                 log.warning("event_hub_disconnected", error_type=type(exc).__name__, retry_in_s=delay)
@@ -184,6 +188,8 @@ class EventHub:
                 if conn is not None:
                     with contextlib.suppress(*RETRYABLE):
                         await asyncio.shield(conn.close(timeout=2))
+            if time.monotonic() - began > HEALTHY_SECONDS:  # it worked a while: a new fault, try soon
+                delay = 0.2
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
