@@ -208,9 +208,13 @@ class EventHub:
         sequencer = self._sequencer
         assert sequencer is not None
         while True:
+            # only a gap (or the start) waits on running transactions: then ask, before the
+            # read, how far this database's have ended (it may be past the cluster's xmin)
+            settling = bool(sequencer.gaps) or not sequencer.ready
+            horizon = await conn.fetchval(QUERIES.hub_horizon) if settling else 0
             rows = await conn.fetch(QUERIES.hub_events, sequencer.cursor, PAGE)
             events = {row["id"]: row for row in rows if row["id"] is not None}
-            passed = sequencer.advance(list(events), rows[0]["xmin"], rows[0]["next_xid"])
+            passed = sequencer.advance(list(events), max(rows[0]["xmin"], horizon), rows[0]["next_xid"])
             if sequencer.ready:
                 self._ready.set()
             self._hand_out([events[event_id] for event_id in passed])

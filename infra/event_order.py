@@ -10,8 +10,9 @@ gap; remember the next transaction id to be handed out when the read that first 
 The transaction that took the missing id had a transaction id before it took the event id
 (every event is written by a trigger after a row write), and it took the event id before the
 higher one that is seen, so its transaction id lies below the remembered one. Once a later
-read's oldest running transaction of this database (conveyor_xid_horizon: transactions of
-other databases can hold no event id, and must not hold streams up) reaches the remembered id, that
+read's oldest running transaction (its snapshot's `xmin`, or the oldest of this database
+asked just before the read: transactions of other databases hold no event id, and must not
+hold streams up; conveyor_xid_horizon) reaches the remembered id, that
 transaction has ended: if it committed, that read sees the event; if the event is still
 missing, it never will be, and the gap is skipped.
 

@@ -1,11 +1,12 @@
--- What the event hub needs to know of running transactions (infra/event_order.py): the next
--- transaction id to be handed out, and how far below it the oldest transaction of THIS
--- database that holds an id lies (0 when none does). A transaction of another database can
--- hold no event id, so it must not hold the streams up as the cluster-wide snapshot xmin would.
-CREATE FUNCTION conveyor_xid_horizon(OUT next_xid bigint, OUT oldest_age bigint)
-LANGUAGE sql STABLE AS $$
+-- The oldest transaction of THIS database that holds a transaction id (db_xmin; the next id
+-- to be handed out, next_xid, when none does), for the event hub (infra/event_order.py). A
+-- transaction of another database of the cluster can hold no event id, so it must not hold
+-- the streams up as the cluster-wide snapshot xmin would. pg_stat_activity is read as it is
+-- now, not as of the statement's snapshot: ask it in a statement BEFORE the read it vouches for.
+CREATE FUNCTION conveyor_xid_horizon(OUT next_xid bigint, OUT db_xmin bigint)
+LANGUAGE sql VOLATILE AS $$
     SELECT n.next_xid,
-           coalesce((SELECT max(a) FROM (
+           n.next_xid - coalesce((SELECT max(a) FROM (
                 SELECT age(backend_xid) AS a FROM pg_stat_activity
                 WHERE datname = current_database() AND backend_xid IS NOT NULL
                 UNION ALL

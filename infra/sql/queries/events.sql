@@ -18,22 +18,27 @@ LIMIT $4;
 
 -- name: hub_events
 -- Every tenant's events after the hub's cursor, oldest first, with two transaction ids of the
--- moment they were read: the next to be handed out (xmin + age(xmin): age() reads the next id
--- without taking one; the snapshot's own xmax is only one past the latest completed, below ids
--- already taken), and the oldest still running IN THIS DATABASE (the next one when none is):
--- only those can hold an event id, so a long transaction in another database of the cluster
--- holds nothing up. Prepared transactions count too. One row with null event fields when
--- there is no event.
+-- moment they were read: the oldest still running (the snapshot's xmin) and the next to be
+-- handed out (xmin + age(xmin): age() reads the next id without taking one; the snapshot's own
+-- xmax is only one past the latest completed, below ids already taken). One row with null
+-- event fields when there is no event.
 -- $1 after event id, $2 limit
-SELECT s.next_xid - s.oldest_age AS xmin, s.next_xid,
-       e.id, e.tenant, e.type, e.job_id, e.workflow_id, e.tags, e.data, e.created_at
-FROM conveyor_xid_horizon() AS s
+SELECT s.xmin, s.next_xid, e.id, e.tenant, e.type, e.job_id, e.workflow_id, e.tags, e.data, e.created_at
+FROM (SELECT x::text::bigint AS xmin, x::text::bigint + age(xid(x)) AS next_xid
+      FROM pg_snapshot_xmin(pg_current_snapshot()) AS x) AS s
 LEFT JOIN LATERAL (
     SELECT * FROM events WHERE id > $1 ORDER BY id LIMIT $2
 ) AS e ON true
 ORDER BY e.id;
 
+-- name: hub_horizon
+-- The oldest transaction of THIS database still running (the next to be handed out when none
+-- is): asked before a read of the log, every transaction below it ended before that read's
+-- snapshot, so the read sees all it wrote. Transactions of other databases can hold no event
+-- id; this lets a gap settle while one of them holds the cluster's snapshot xmin back.
+SELECT db_xmin FROM conveyor_xid_horizon();
+
 -- name: hub_start
 -- Where the hub starts: the newest event id, and the next transaction id to be handed out then.
-SELECT coalesce((SELECT max(id) FROM events), 0) AS last_id, s.next_xid
-FROM conveyor_xid_horizon() AS s;
+SELECT coalesce((SELECT max(id) FROM events), 0) AS last_id, x::text::bigint + age(xid(x)) AS next_xid
+FROM pg_snapshot_xmin(pg_current_snapshot()) AS x;
