@@ -35,6 +35,7 @@ from actors.sdk import (
 from infra import jobs, workers
 from infra.batching import Batcher
 from infra.db import RETRYABLE, connect, create_pool
+from infra.event_signal import DEFER_NOTIFY, EventSignal
 from infra.settings import Settings
 from schemas.engines import QUEUES
 from schemas.jobs import JobStatus
@@ -86,6 +87,8 @@ class WorkerRuntime:
         self.queues: list[str] = list(QUEUES)
         self.threads = settings.worker_threads
         self._finishes: Batcher[jobs.Finish, bool] = Batcher(self._finish_batch)
+        #: The NOTIFY after the commits of claims, finishes and progress (their triggers defer it).
+        self._events = EventSignal(lambda: self.pool)
         self.running = RunningJobs(settings.cancel_grace_seconds, services=self)
         #: Outcomes handed to the database loop and not yet written; bounded, so a slow
         #: database slows the threads down instead of piling up finished jobs in memory.
@@ -140,7 +143,9 @@ class WorkerRuntime:
     async def _open(self) -> None:
         if self._pool is None:
             size = self.settings.worker_threads + 2
-            self._pool = await create_pool(self.settings, application_name="conveyor-worker-pool", max_size=size)
+            self._pool = await create_pool(
+                self.settings, application_name="conveyor-worker-pool", max_size=size, session=DEFER_NOTIFY
+            )
         await self._ensure_liveness()
         if self._heartbeat_task is None:
             loop = asyncio.get_running_loop()
@@ -157,6 +162,7 @@ class WorkerRuntime:
                 task.cancel()
         with contextlib.suppress(Exception):
             await workers.unregister(self.pool, self.worker_id)
+        await self._events.close()
         if self._liveness is not None and not self._liveness.is_closed():
             await self._liveness.close()
         if self._pool is not None:
@@ -215,10 +221,14 @@ class WorkerRuntime:
         )
         if claims.held:
             self.gate.held_back(engine for job_id, engine in requests if job_id in claims.held)
+        if claims.claimed:
+            self._events.wake()
         return answer_claims([job_id for job_id, _ in requests], claims)
 
     async def _finish_batch(self, finishes: Sequence[jobs.Finish]) -> list[bool]:
         recorded = await jobs.finish_jobs(self.pool, self.worker_id, finishes)
+        if recorded:
+            self._events.wake()
         return [finish.job_id in recorded for finish in finishes]
 
     def finish(self, running: Running, exception: BaseException | None) -> Outcome:
@@ -325,6 +335,8 @@ class WorkerRuntime:
             progress, message = running.ctx.take_progress() or (None, None)
             beats.append((running.job.id, progress, message))
         states = await jobs.heartbeat(self.pool, self.worker_id, beats)
+        if any(progress is not None for _, progress, _ in beats):
+            self._events.wake()
         for running in snapshot:
             cancel_requested = states.get(running.job.id)
             if cancel_requested is None:

@@ -64,16 +64,22 @@ async def connect(url: str, *, application_name: str = "conveyor", timeout: floa
 
 
 async def create_pool(
-    settings: Settings, *, application_name: str, min_size: int = 1, max_size: int | None = None
+    settings: Settings,
+    *,
+    application_name: str,
+    min_size: int = 1,
+    max_size: int | None = None,
+    session: dict[str, str] | None = None,
 ) -> asyncpg.Pool:
-    """A pool of codec-equipped connections to the Conveyor database."""
+    """A pool of codec-equipped connections to the Conveyor database (`session`: more settings
+    of each connection's session)."""
     pool = await asyncpg.create_pool(
         settings.database_url,
         min_size=min_size,
         max_size=max_size or settings.db_pool_size,
         init=init_connection,
         reset=keep_session,
-        server_settings={"application_name": application_name},
+        server_settings={"application_name": application_name, **(session or {})},
         timeout=10.0,
         command_timeout=60.0,
     )

@@ -240,7 +240,12 @@ BEGIN
     INSERT INTO events (tenant, type, job_id, workflow_id, tags, data)
     VALUES (p_tenant, p_type, p_job, p_workflow, p_tags, p_data)
     RETURNING * INTO ev;
-    PERFORM pg_notify('conveyor_events', '');
+    -- A NOTIFY holds PostgreSQL's notification lock from commit to end, so committers that
+    -- notify queue behind one another; writers of many events (the workers) set this and
+    -- send one NOTIFY of their own after commit (infra/event_signal.py).
+    IF current_setting('conveyor.defer_event_notify', true) IS DISTINCT FROM 'on' THEN
+        PERFORM pg_notify('conveyor_events', '');
+    END IF;
     IF p_notify IS NOT NULL
        OR EXISTS (SELECT 1 FROM subscriptions WHERE tenant = p_tenant AND disabled_at IS NULL) THEN
         PERFORM conveyor_fan_out(ev, p_notify, p_engine, p_operation);
@@ -288,7 +293,9 @@ BEGIN
                 to_jsonb(NEW) - ARRAY['tenant', 'retry_base', 'heartbeat_at', 'worker_losses',
                                       'fire_time', 'dead_letter_purged_at', 'queued_at'])
         RETURNING * INTO ev;
-        PERFORM pg_notify('conveyor_events', '');
+        IF current_setting('conveyor.defer_event_notify', true) IS DISTINCT FROM 'on' THEN
+            PERFORM pg_notify('conveyor_events', '');
+        END IF;
         IF NEW.notify IS NOT NULL
            OR EXISTS (SELECT 1 FROM subscriptions WHERE tenant = NEW.tenant AND disabled_at IS NULL) THEN
             PERFORM conveyor_fan_out(ev, NEW.notify, NEW.engine, NEW.operation);

@@ -42,3 +42,7 @@ SELECT db_xmin FROM conveyor_xid_horizon();
 -- Where the hub starts: the newest event id, and the next transaction id to be handed out then.
 SELECT coalesce((SELECT max(id) FROM events), 0) AS last_id, x::text::bigint + age(xid(x)) AS next_xid
 FROM pg_snapshot_xmin(pg_current_snapshot()) AS x;
+
+-- name: wake_event_streams
+-- Wake the gateways' event hubs, after a commit whose triggers deferred it.
+SELECT pg_notify('conveyor_events', '');
