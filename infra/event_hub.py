@@ -212,21 +212,30 @@ class EventHub:
             # read, how far this database's have ended (it may be past the cluster's xmin)
             settling = bool(sequencer.gaps) or not sequencer.ready
             horizon = await conn.fetchval(QUERIES.hub_horizon) if settling else 0
-            rows = await conn.fetch(QUERIES.hub_events, sequencer.cursor, PAGE)
+            rows = await conn.fetch(QUERIES.hub_events, sequencer.cursor, PAGE, list(self._subscribers))
             events = {row["id"]: row for row in rows if row["id"] is not None}
             passed = sequencer.advance(list(events), max(rows[0]["xmin"], horizon), rows[0]["next_xid"])
             if sequencer.ready:
                 self._ready.set()
-            self._hand_out([events[event_id] for event_id in passed])
+            self._hand_out(await self._whole(conn, [events[event_id] for event_id in passed]))
             if len(events) < PAGE or not passed:
                 return len(passed) < len(events) or not sequencer.ready
+
+    async def _whole(self, conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[asyncpg.Record]:
+        """`rows`, each whole if its tenant is followed now (one may have gained a subscriber
+        while the read that passed it by ran)."""
+        bare = [row["id"] for row in rows if row["type"] is None and row["tenant"] in self._subscribers]
+        if not bare:
+            return rows
+        whole = {row["id"]: row for row in await conn.fetch(QUERIES.hub_event_rows, bare)}
+        return [whole.get(row["id"], row) for row in rows]
 
     def _hand_out(self, rows: list[asyncpg.Record]) -> None:
         """Buffer the events passed by one read for each subscriber they match (encoded once,
         and only if their tenant has a subscriber)."""
         by_tenant: dict[str, list[Published]] = {}
         for row in rows:
-            if row["tenant"] in self._subscribers:
+            if row["tenant"] in self._subscribers and row["type"] is not None:
                 by_tenant.setdefault(row["tenant"], []).append(Published.from_row(_event_fields(row)))
         for tenant, published in by_tenant.items():
             for sub in list(self._subscribers.get(tenant, ())):
@@ -238,7 +247,7 @@ class EventHub:
 
 def _event_fields(row: asyncpg.Record) -> dict[str, Any]:
     fields = dict(row)
-    del fields["xmin"], fields["next_xid"]
+    fields.pop("xmin", None), fields.pop("next_xid", None)
     return fields
 
 

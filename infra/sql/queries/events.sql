@@ -21,15 +21,28 @@ LIMIT $4;
 -- moment they were read: the oldest still running (the snapshot's xmin) and the next to be
 -- handed out (xmin + age(xmin): age() reads the next id without taking one; the snapshot's own
 -- xmax is only one past the latest completed, below ids already taken). One row with null
--- event fields when there is no event.
--- $1 after event id, $2 limit
-SELECT s.xmin, s.next_xid, e.id, e.tenant, e.type, e.job_id, e.workflow_id, e.tags, e.data, e.created_at
+-- event fields when there is no event. Only the events of tenants somebody follows carry
+-- their fields (the others pass by as id and tenant: nobody decodes what nobody reads).
+-- $1 after event id, $2 limit, $3 the tenants with subscribers
+SELECT s.xmin, s.next_xid, e.id, e.tenant,
+       CASE WHEN e.tenant = ANY($3::text[]) THEN e.type END AS type,
+       CASE WHEN e.tenant = ANY($3::text[]) THEN e.job_id END AS job_id,
+       CASE WHEN e.tenant = ANY($3::text[]) THEN e.workflow_id END AS workflow_id,
+       CASE WHEN e.tenant = ANY($3::text[]) THEN e.tags END AS tags,
+       CASE WHEN e.tenant = ANY($3::text[]) THEN e.data END AS data,
+       CASE WHEN e.tenant = ANY($3::text[]) THEN e.created_at END AS created_at
 FROM (SELECT x::text::bigint AS xmin, x::text::bigint + age(xid(x)) AS next_xid
       FROM pg_snapshot_xmin(pg_current_snapshot()) AS x) AS s
 LEFT JOIN LATERAL (
     SELECT * FROM events WHERE id > $1 ORDER BY id LIMIT $2
 ) AS e ON true
 ORDER BY e.id;
+
+-- name: hub_event_rows
+-- Whole events by id: those a read passed by as id and tenant whose tenant gained a
+-- subscriber while the read ran.
+-- $1 event ids
+SELECT id, tenant, type, job_id, workflow_id, tags, data, created_at FROM events WHERE id = ANY($1::bigint[]);
 
 -- name: hub_horizon
 -- The oldest transaction of THIS database still running (the next to be handed out when none
