@@ -5,8 +5,9 @@ so concurrent committers that notify queue behind one another and lose group com
 workers' writes (claims, finishes, heartbeats: most events) therefore run on connections whose
 session says `conveyor.defer_event_notify = on`, which keeps the event triggers from
 notifying, and wake the streams with one NOTIFY of their own right after, in a transaction
-that writes nothing. Bursts coalesce into one NOTIFY in flight; a lost one is covered by the
-hubs' periodic read.
+that writes nothing. Bursts coalesce: one NOTIFY in flight and at most one per
+`SPACING_SECONDS` (a few milliseconds of lag, against a statement per commit); a lost one is
+covered by the hubs' periodic read.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ log = structlog.get_logger("conveyor.events")
 
 #: The session settings of connections whose event triggers leave the NOTIFY to EventSignal.
 DEFER_NOTIFY: dict[str, str] = {"conveyor.defer_event_notify": "on"}
+#: The least time between two NOTIFYs of one process.
+SPACING_SECONDS = 0.01
 
 
 class EventSignal:
@@ -48,6 +51,7 @@ class EventSignal:
             except RETRYABLE as exc:  # the hubs' periodic read picks the events up
                 log.warning("event_wake_failed", error=str(exc) or type(exc).__name__)
                 return
+            await asyncio.sleep(SPACING_SECONDS)  # commits meanwhile share the next one
 
     async def close(self) -> None:
         """Wait for the NOTIFY in flight, if any."""
