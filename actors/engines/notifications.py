@@ -69,12 +69,10 @@ def describe(status_code: int) -> str:
            timeout_seconds=DELIVERY_TIMEOUT_SECONDS)  # fmt: skip
 def webhook(ctx: JobContext, p: DeliveryParams) -> DeliveryResult:
     """Send one webhook delivery, signed as Standard Webhooks says, to the checked address."""
-    delivery = ctx.database(lambda pool: deliveries.get(pool, p.delivery_id))
-    if delivery is None or delivery.status != "pending":
-        return _settled(p.delivery_id, delivery)
+    delivery = _sendable(ctx, p.delivery_id)
+    if isinstance(delivery, DeliveryResult):
+        return delivery
     started = datetime.now(UTC)
-    if delivery.subscription_disabled_at is not None:
-        raise _failed(ctx, delivery, Attempt(at=started, status="failed", error="the subscription is disabled"))
     try:
         target = webhook_guard.check(delivery.target, ctx.settings.webhook_private_exemptions())
     except webhook_guard.AddressRefused as exc:
@@ -111,12 +109,10 @@ def webhook(ctx: JobContext, p: DeliveryParams) -> DeliveryResult:
            timeout_seconds=DELIVERY_TIMEOUT_SECONDS)  # fmt: skip
 def email(ctx: JobContext, p: DeliveryParams) -> DeliveryResult:
     """Send one e-mail delivery (text and HTML) through CONVEYOR_SMTP_URL."""
-    delivery = ctx.database(lambda pool: deliveries.get(pool, p.delivery_id))
-    if delivery is None or delivery.status != "pending":
-        return _settled(p.delivery_id, delivery)
+    delivery = _sendable(ctx, p.delivery_id)
+    if isinstance(delivery, DeliveryResult):
+        return delivery
     started = datetime.now(UTC)
-    if delivery.subscription_disabled_at is not None:
-        raise _failed(ctx, delivery, Attempt(at=started, status="failed", error="the subscription is disabled"))
     if not ctx.settings.smtp_url:
         error = "e-mail is not configured (CONVEYOR_SMTP_URL is empty)"
         raise _failed(ctx, delivery, Attempt(at=started, status="failed", error=error))
@@ -179,8 +175,16 @@ def notice(delivery: Delivery, public_url: str) -> mail.Notice:
 # -- recording attempts -----------------------------------------------------------------------
 
 
-def _settled(delivery_id: uuid.UUID, delivery: Delivery | None) -> DeliveryResult:
-    return DeliveryResult(delivery_id=delivery_id, status="gone" if delivery is None else delivery.status)
+def _sendable(ctx: JobContext, delivery_id: uuid.UUID) -> Delivery | DeliveryResult:
+    """The pending delivery to send; what it already is when it is gone or settled. A delivery
+    of a disabled subscription fails (PermanentError) without being sent."""
+    delivery = ctx.database(lambda pool: deliveries.get(pool, delivery_id))
+    if delivery is None or delivery.status != "pending":
+        return DeliveryResult(delivery_id=delivery_id, status="gone" if delivery is None else delivery.status)
+    if delivery.subscription_disabled_at is not None:
+        at = datetime.now(UTC)
+        raise _failed(ctx, delivery, Attempt(at=at, status="failed", error="the subscription is disabled"))
+    return delivery
 
 
 def _record(ctx: JobContext, delivery: Delivery, attempt: Attempt) -> int | None:
