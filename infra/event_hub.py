@@ -246,9 +246,7 @@ class EventHub:
 
 
 def _event_fields(row: asyncpg.Record) -> dict[str, Any]:
-    fields = dict(row)
-    fields.pop("xmin", None), fields.pop("next_xid", None)
-    return fields
+    return {name: value for name, value in dict(row).items() if name not in ("xmin", "next_xid")}
 
 
 async def follow(

@@ -164,12 +164,22 @@ async def sse_frames(
     hub: EventHub, resources: Resources, principal: Principal, where: EventFilter, after: int | None
 ) -> AsyncIterator[bytes]:
     """The frames of one SSE stream (a comment for each quiet interval)."""
-    idle = min(resources.settings.stream_keepalive_seconds, resources.settings.key_cache_seconds)
+    keepalive = resources.settings.stream_keepalive_seconds
     tenant = principal.tenant
+    sent, live = time.monotonic(), False  # follow's first empty batch says: subscribed, live from here
     try:
+        # quiet spells end at least every key check; a comment goes out once a keep-alive is due
+        idle = min(keepalive, resources.settings.key_cache_seconds)
         batches = follow(hub, resources.pool, tenant, where, after, idle=idle)
         async for batch in while_key_lives(batches, resources, principal):
-            yield b"".join(event.sse for event in batch) if batch else b": keep-alive\n\n"
+            if batch:
+                yield b"".join(event.sse for event in batch)
+            elif not live or time.monotonic() - sent >= keepalive:
+                live = True
+                yield b": keep-alive\n\n"
+            else:
+                continue
+            sent = time.monotonic()
     except SubscriberDropped:
         log.info("stream_closed_slow_client", tenant=tenant)
     except KeyRevoked:
