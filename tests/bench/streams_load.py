@@ -5,11 +5,10 @@ through one process); with several, each follows its own tenant's share.
 
 The subscribers run in a few client processes of their own (`python -m tests.bench.streams_load
 --client …`), each reading its streams over plain sockets (HTTP/1.0, so the body is the event
-stream itself) and timing every event from its `created_at` (written in the transaction that
-made it) to its receipt: the events that arrive in one read of the socket are all charged the lag
-of the oldest of them (an upper bound that keeps the clients' own work small). Each process
-reports a histogram of those lags (1 ms buckets) and how many events it received; the bench
-merges them.
+stream itself) and timing every event from its own `created_at` (the event's, last in its frame,
+not the job's inside `data`: the start of the transaction that wrote it, so a little before its
+commit) to the read of the socket that brought it. Each process reports a histogram of those
+lags (1 ms buckets) and how many events it received; the bench merges them.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -26,7 +26,8 @@ from typing import Any
 
 import httpx
 
-CREATED = b'"created_at":"'
+#: The event's own created_at: the last field of its JSON, which ends the frame.
+CREATED = re.compile(rb'"created_at":"([^"]+)"\}\n\n')
 #: How a client process is given the API keys (not on its command line, which `ps` shows).
 KEYS_VARIABLE = "BENCH_STREAMS_KEYS"
 
@@ -60,14 +61,13 @@ async def subscriber(host: str, port: int, key: str, tenant: int, ready: asyncio
         if end < 0:
             continue  # half a frame
         complete, buffer = buffer[: end + 2], buffer[end + 2 :]
-        frames = complete.count(b"\nevent: ")
+        frames = 0
+        for created, count in Counter(CREATED.findall(complete)).items():  # events of one commit share it
+            lags[max(0, int((now - datetime.fromisoformat(created.decode()).timestamp()) * 1000))] += count
+            frames += count
         if not frames:
             continue  # keep-alive comments
         received += frames
-        # every event read at once is charged the lag of the oldest among them
-        start = complete.index(CREATED) + len(CREATED)
-        created = datetime.fromisoformat(complete[start : complete.index(b'"', start)].decode()).timestamp()
-        lags[max(0, int((now - created) * 1000))] += frames
         tail = (b"\n\n" + complete).rfind(b"\n\nid: ") + 4
         last_id = int(complete[tail : complete.index(b"\n", tail)])
     writer.close()
