@@ -3,7 +3,10 @@
 One connection LISTENs on `conveyor_events`. A notification (or a poll, every second, in case
 one was missed or the connection was lost) reads every tenant's events after the hub's cursor;
 those the Sequencer lets pass are handed to the subscribers whose tenant and filter match.
-Notifications that arrive while a read runs only ask for one more read.
+Notifications that arrive while a read runs only ask for one more read. While nobody follows
+the hub, it reads only on its poll (the workers' notifications would have it read the log
+hundreds of times a second for nobody); a stream that comes then first asks for a read
+(`catch_up`), so that it starts from a cursor that is not a second old.
 
 Each subscriber has a bounded buffer: one that falls behind by more than it holds is dropped
 (its stream closes, and the client resumes from its last event id) rather than slowing the
@@ -39,6 +42,8 @@ PAGE = 500
 #: A connection that followed the log this long before it failed resets the retry delay;
 #: one failing sooner (a fault that repeats) backs off up to 5 s between tries.
 HEALTHY_SECONDS = 10.0
+#: How long a stream waits for the read `EventHub.catch_up` asks for (it subscribes anyway after).
+CATCH_UP_SECONDS = 2.0
 
 
 class SubscriberDropped(Exception):
@@ -106,6 +111,10 @@ class EventHub:
         self._sequencer: Sequencer | None = None
         self._subscribers: dict[str, set[Subscription]] = {}
         self._wake = asyncio.Event()
+        #: Set when a read is wanted even though nobody follows the hub yet (see `catch_up`).
+        self._wanted = asyncio.Event()
+        self._catching_up: list[asyncio.Future[None]] = []
+        self._reads = 0
         self._ready = asyncio.Event()
         self._ending = False
         self._task: asyncio.Task[None] | None = None
@@ -120,6 +129,11 @@ class EventHub:
     def gaps(self) -> list[int]:
         """The missing ids the hub waits on before passing later ones."""
         return [] if self._sequencer is None else self._sequencer.gaps
+
+    @property
+    def reads(self) -> int:
+        """How many times the hub has read the log (each read takes one or more pages)."""
+        return self._reads
 
     @property
     def subscribers(self) -> int:
@@ -144,10 +158,25 @@ class EventHub:
             await asyncio.wait_for(self._ready.wait(), timeout)
         return self._ready.is_set()
 
+    async def catch_up(self, timeout: float) -> None:
+        """Wait (up to `timeout` seconds) for a read of the log that begins after this call, if
+        nobody follows the hub (it then reads only on its poll): a stream about to subscribe
+        starts from a fresh cursor instead of being handed a second of events at once."""
+        if self._subscribers:
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._catching_up.append(done)
+        self._wanted.set()
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(done), timeout)
+
     def subscribe(self, tenant: str, where: EventFilter) -> Subscription:
         """A subscription to the events after the hub's cursor now (ended at once if the hub's
         streams are ending)."""
         subscription = Subscription(tenant, where, self.cursor, self._capacity)
+        if not self._subscribers:  # the hub waits for its poll: from now on, for notifications
+            self._wanted.set()
         self._subscribers.setdefault(tenant, set()).add(subscription)
         if self._ending:
             subscription.end()
@@ -197,16 +226,29 @@ class EventHub:
         if self._sequencer is None:
             row = await conn.fetchrow(QUERIES.hub_start)
             self._sequencer = Sequencer(row["last_id"], settles_at=row["next_xid"])
+        sequencer = self._sequencer
         while True:  # a read at once after (re)connecting: notifications may have been missed
             self._wake.clear()
-            waiting_on_gap = await self._read(conn)
+            self._wanted.clear()
+            catching_up, self._catching_up = self._catching_up, []
+            try:
+                waiting_on_gap = await self._read(conn)
+            finally:  # a failed read lets them go too: their streams only start a little behind
+                for done in catching_up:
+                    if not done.done():
+                        done.set_result(None)
+            followed = bool(self._subscribers or self._catching_up) or not sequencer.ready
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._gap_poll if waiting_on_gap else self._poll)
+                if followed:
+                    await asyncio.wait_for(self._wake.wait(), self._gap_poll if waiting_on_gap else self._poll)
+                else:  # nobody to hand events to: notifications wait for the poll
+                    await asyncio.wait_for(self._wanted.wait(), self._poll)
 
     async def _read(self, conn: asyncpg.Connection) -> bool:
         """Read and hand out until the log holds nothing more to pass; whether a gap holds it."""
         sequencer = self._sequencer
         assert sequencer is not None
+        self._reads += 1
         while True:
             # only a gap (or the start) waits on running transactions: then ask, before the
             # read, how far this database's have ended (it may be past the cluster's xmin)
@@ -267,6 +309,7 @@ async def follow(
             yield page
         if len(page) < PAGE:
             break
+    await hub.catch_up(CATCH_UP_SECONDS)
     subscription = hub.subscribe(tenant, where)
     try:
         yield []  # subscribed: nothing after this point can be missed

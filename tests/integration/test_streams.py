@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -194,6 +195,35 @@ async def test_the_hub_holds_events_behind_an_uncommitted_id_and_skips_a_rolled_
         await hub.close()
         await early.close()
         await late.close()
+
+
+async def test_a_hub_nobody_follows_reads_on_its_poll_and_catches_up_for_a_new_stream(database_url: str) -> None:
+    hub = EventHub(database_url, poll_seconds=60)
+    hub.start()
+    conn = await connect(database_url)
+    try:
+        assert await hub.wait_ready(10)
+        reads = hub.reads
+        # Given a hub nobody follows, and events written and notified one by one
+        written = []
+        for _ in range(5):
+            written.append(await conn.fetchval(INSERT_EVENT))
+            await conn.execute("SELECT pg_notify('conveyor_events', '')")
+        await asyncio.sleep(0.5)
+        # Then it leaves them to its poll (a minute away)
+        assert hub.reads == reads
+        # When a stream is about to subscribe, it asks for a read, which comes at once
+        await asyncio.wait_for(hub.catch_up(10), 5)
+        assert hub.reads == reads + 1
+        assert hub.cursor == written[-1]
+        # And once the hub is followed, it reads on each notification again
+        subscription = hub.subscribe("t", EventFilter())
+        later = await conn.fetchval(INSERT_EVENT)
+        await conn.execute("SELECT pg_notify('conveyor_events', '')")
+        assert [event.id for event in await subscription.next(idle=10)] == [later]
+    finally:
+        await hub.close()
+        await conn.close()
 
 
 async def test_a_transaction_in_another_database_does_not_hold_up_a_rolled_back_gap(
