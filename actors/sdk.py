@@ -1,22 +1,24 @@
-"""The operation SDK: declare an engine operation once, with typed params and result.
+"""The operation SDK: implement an engine operation whose contract schemas.contracts declares.
 
-    @operation("text_intelligence", "summarize", params=SummarizeParams, result=Summary)
+    from schemas.contracts.text_intelligence import SUMMARIZE, SummarizeParams, Summary
+
+    @operation(SUMMARIZE)
     def summarize(ctx: JobContext, p: SummarizeParams) -> Summary:
         ctx.progress(0.5, "scoring sentences")
         ctx.raise_if_cancelled()
         ...
 
-Declaring registers the operation in `REGISTRY`; nothing here connects to anything, so the
-gateway imports the same registry to validate params and publish their JSON Schema.
+Implementing registers the operation in `REGISTRY`. The gateway and the scheduler load only the
+contracts; a worker loads the implementations of its queues' engines (`load_engines`), so the
+libraries an engine needs are imported where its jobs run and nowhere else.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -24,7 +26,8 @@ import msgspec
 import structlog
 from dramatiq.middleware.threading import Interrupt
 
-from schemas.engines import ENGINES, NOTIFICATIONS
+from schemas.contracts import Contract, load_contracts
+from schemas.engines import QUEUES
 
 if TYPE_CHECKING:
     import asyncpg
@@ -34,8 +37,6 @@ if TYPE_CHECKING:
 P = TypeVar("P", bound=msgspec.Struct)
 R = TypeVar("R", bound=msgspec.Struct)
 T = TypeVar("T")
-#: Queues of Conveyor's own, whose operations are internal.
-INTERNAL_QUEUES: tuple[str, ...] = (NOTIFICATIONS,)
 MAX_PROGRESS_MESSAGE = 1000
 
 
@@ -156,72 +157,81 @@ class JobContext:
 
 @dataclass(frozen=True)
 class Operation:
-    """An engine operation: its function and the Structs of its params and result."""
+    """An engine operation a worker can run: its contract and the function that implements it."""
 
-    engine: str
-    name: str
+    contract: Contract
     fn: Callable[[JobContext, Any], Any]
-    params: type[msgspec.Struct]
-    result: type[msgspec.Struct]
-    description: str
-    timeout_seconds: float | None = None
+    #: Exceptions (of the libraries it uses) that fail a job at once, as PermanentError does.
     permanent_errors: tuple[type[BaseException], ...] = ()
-    #: Only offered when CONVEYOR_DIAGNOSTICS=1 (it ignores cancellation and time limits).
-    diagnostic: bool = False
-    #: Run by workers for Conveyor itself (on a queue that is not an engine, such as
-    #: `notifications`); never offered to clients.
-    internal: bool = False
+
+    @property
+    def engine(self) -> str:
+        """The engine (or internal queue)."""
+        return self.contract.engine
+
+    @property
+    def name(self) -> str:
+        """The operation's name within its engine."""
+        return self.contract.name
 
     @property
     def key(self) -> str:
         """`engine.name`, also the name of its Dramatiq actor."""
-        return f"{self.engine}.{self.name}"
+        return self.contract.key
 
-    def params_schema(self) -> dict[str, Any]:
-        """JSON Schema of the params."""
-        return msgspec.json.schema(self.params)
+    @property
+    def params(self) -> type[msgspec.Struct]:
+        """The Struct of its params."""
+        return self.contract.params
 
-    def result_schema(self) -> dict[str, Any]:
-        """JSON Schema of the result."""
-        return msgspec.json.schema(self.result)
+    @property
+    def result(self) -> type[msgspec.Struct]:
+        """The Struct of its result."""
+        return self.contract.result
+
+    @property
+    def timeout_seconds(self) -> float | None:
+        """Its jobs' default time limit."""
+        return self.contract.timeout_seconds
+
+    @property
+    def diagnostic(self) -> bool:
+        """Whether it is offered only with CONVEYOR_DIAGNOSTICS=1."""
+        return self.contract.diagnostic
+
+    @property
+    def internal(self) -> bool:
+        """Whether it belongs to a queue of Conveyor's own."""
+        return self.contract.internal
 
 
 class Registry:
-    """Every declared operation, by engine and name."""
+    """Every implemented operation, by engine and name."""
 
     def __init__(self) -> None:
         self._operations: dict[tuple[str, str], Operation] = {}
 
     def add(self, op: Operation) -> None:
-        """Register an operation; its engine must exist (or, for an internal one, its queue)
-        and its name be new."""
-        if op.internal and op.engine not in INTERNAL_QUEUES:
-            raise ValueError(f"unknown internal queue {op.engine!r}; internal queues: {', '.join(INTERNAL_QUEUES)}")
-        if not op.internal and op.engine not in ENGINES:
-            raise ValueError(f"unknown engine {op.engine!r}; engines: {', '.join(ENGINES)}")
+        """Register the implementation of a contract (one per contract)."""
         if (op.engine, op.name) in self._operations:
-            raise ValueError(f"operation {op.key} is declared twice")
+            raise ValueError(f"operation {op.key} is implemented twice")
         self._operations[(op.engine, op.name)] = op
 
     def get(self, engine: str, name: str) -> Operation | None:
         """An operation, internal ones included, or None."""
         return self._operations.get((engine, name))
 
-    def offered(self, engine: str, name: str) -> Operation | None:
-        """An operation clients may submit (not an internal one), or None."""
-        op = self.get(engine, name)
-        return None if op is None or op.internal else op
-
     def operations(self, engine: str | None = None) -> list[Operation]:
         """Operations of one engine, or all, sorted by key."""
         ops = (op for op in self._operations.values() if engine is None or op.engine == engine)
         return sorted(ops, key=lambda op: op.key)
 
-    def without_diagnostics(self) -> Registry:
-        """A registry of the same operations but the diagnostic ones."""
+    def only(self, engines: Iterable[str], *, diagnostics: bool) -> Registry:
+        """The operations of these engines (queues), without the diagnostic ones unless `diagnostics`."""
+        wanted = set(engines)
         kept = Registry()
         for op in self.operations():
-            if not op.diagnostic:
+            if op.engine in wanted and (diagnostics or not op.diagnostic):
                 kept.add(op)
         return kept
 
@@ -230,42 +240,47 @@ REGISTRY = Registry()
 
 
 def operation(
-    engine: str,
-    name: str,
+    declared: Contract,
     *,
-    params: type[P],
-    result: type[R],
-    timeout_seconds: float | None = None,
     permanent_errors: tuple[type[BaseException], ...] = (),
-    diagnostic: bool = False,
-    internal: bool = False,
     registry: Registry = REGISTRY,
 ) -> Callable[[Callable[[JobContext, P], R]], Callable[[JobContext, P], R]]:
-    """Declare `fn(ctx, params) -> result` as operation `name` of `engine`.
+    """Implement the operation of contract `declared` as `fn(ctx, params) -> result`.
 
-    `timeout_seconds` is the default time limit of its jobs; exceptions of the classes in
-    `permanent_errors` fail a job at once, as PermanentError does; any other exception is
-    taken as transient and retried. A `diagnostic` operation is left out of the registry
-    `load_engines` answers unless diagnostics are on. An `internal` one belongs to a queue of
-    Conveyor's own (`notifications`): workers run it, clients cannot submit it.
+    Exceptions of the classes in `permanent_errors` fail a job at once, as PermanentError does;
+    any other exception is taken as transient and retried.
     """
 
     def register(fn: Callable[[JobContext, P], R]) -> Callable[[JobContext, P], R]:
-        description = (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-        registry.add(
-            Operation(
-                engine, name, fn, params, result, description, timeout_seconds, permanent_errors, diagnostic, internal
-            )
-        )
+        registry.add(Operation(declared, fn, permanent_errors))
         return fn
 
     return register
 
 
-def load_engines(package: str = "actors.engines", *, diagnostics: bool = False) -> Registry:
-    """Import every engine module so that its operations register; the registry, without the
-    diagnostic operations unless `diagnostics` (settings.diagnostics) is on."""
-    module = importlib.import_module(package)
-    for info in pkgutil.iter_modules(module.__path__, prefix=package + "."):
-        importlib.import_module(info.name)
-    return REGISTRY if diagnostics else REGISTRY.without_diagnostics()
+def load_engines(
+    queues: Iterable[str] | None = None, *, diagnostics: bool = False, package: str = "actors.engines"
+) -> Registry:
+    """Import the implementations of these queues' engines (every one when None), each module of
+    `package` named after its engine; the registry of their operations (without the diagnostic
+    ones unless `diagnostics`, settings.diagnostics, is on).
+
+    Raises RuntimeError if a contract of a loaded engine has no implementation.
+    """
+    wanted = list(QUEUES if queues is None else queues)
+    contracts = load_contracts(diagnostics=True)
+    for queue in wanted:
+        try:
+            importlib.import_module(f"{package}.{queue}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{package}.{queue}":
+                raise
+    registry = REGISTRY.only(wanted, diagnostics=diagnostics)
+    missing = [
+        c.key
+        for c in contracts.operations()
+        if c.engine in wanted and (diagnostics or not c.diagnostic) and registry.get(c.engine, c.name) is None
+    ]
+    if missing:
+        raise RuntimeError(f"operations without an implementation: {', '.join(missing)}")
+    return registry

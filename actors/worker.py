@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 
 import dramatiq
@@ -22,9 +23,22 @@ from infra.logging import configure_logging
 from infra.settings import Settings, load_settings
 from schemas.engines import QUEUES
 
+
+def queues_asked(argv: list[str], settings: Settings) -> list[str]:
+    """The engines (queues) a command line names with --queues: this module's names them, the
+    dramatiq CLI's takes the same option with the queues' full names; every queue when it names
+    none (or none that Conveyor knows)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--queues", "-Q", nargs="*", default=[])
+    named = parser.parse_known_args(argv)[0].queues
+    engines = [q for q in (name.removeprefix(settings.queue_prefix) for name in named) if q in QUEUES]
+    return engines or list(QUEUES)
+
+
 settings = load_settings()
 configure_logging(settings, process="worker")
-registry = load_engines(diagnostics=settings.diagnostics)
+#: Only the engines of the queues this process serves: their libraries load here, no others.
+registry = load_engines(queues_asked(sys.argv[1:], settings), diagnostics=settings.diagnostics)
 runtime = WorkerRuntime(settings, registry)
 broker = build_broker(
     settings, [LogContext(), JobLifecycle(runtime), WorkOrder(settings.worker_prefetch)], gate=runtime.gate

@@ -21,6 +21,9 @@ ENGINES: dict[str, str] = {
 #: The queue for outbound notifications (webhooks, e-mail); not an engine clients submit to.
 NOTIFICATIONS = "notifications"
 
+#: Queues of Conveyor's own, whose operations are internal.
+INTERNAL_QUEUES: tuple[str, ...] = (NOTIFICATIONS,)
+
 #: Every queue Conveyor declares, engines first.
 QUEUES: tuple[str, ...] = (*ENGINES, NOTIFICATIONS)
 
@@ -32,6 +35,8 @@ class OperationView(msgspec.Struct, kw_only=True):
     description: str
     params_schema: dict[str, Any]
     result_schema: dict[str, Any]
+    #: Params a first job could be submitted with.
+    example: dict[str, Any] | None
     default_timeout_seconds: float | None
 
 

@@ -17,12 +17,12 @@ import asyncpg
 import msgspec
 import structlog
 
-from actors.sdk import Registry, load_engines
 from infra import schedules
 from infra.db import UNAVAILABLE
 from infra.dispatch import Dispatcher
 from infra.jobs import Dispatch
 from infra.settings import Settings
+from schemas.contracts import Contracts, load_contracts
 from schemas.jobs import JobSubmit
 from schemas.schedules import CronError, cron_trigger, next_fire_time
 from services.submit import SubmitError, build_job
@@ -36,7 +36,7 @@ FIRE_BATCH = 100
 async def run_schedules(dispatcher: Dispatcher, settings: Settings, changed: asyncio.Event) -> None:
     """Fire schedules as their times come, until cancelled; sleep until the next one is due,
     `changed` is set (the leader's NOTIFY listener on CHANNEL sets it), or a second passes."""
-    registry = load_engines(diagnostics=settings.diagnostics)
+    registry = load_contracts(diagnostics=settings.diagnostics)
     while True:
         changed.clear()
         wait = await _fire_all_due(dispatcher, registry, settings)
@@ -45,7 +45,7 @@ async def run_schedules(dispatcher: Dispatcher, settings: Settings, changed: asy
             await asyncio.wait_for(changed.wait(), timeout)
 
 
-async def _fire_all_due(dispatcher: Dispatcher, registry: Registry, settings: Settings) -> float | None:
+async def _fire_all_due(dispatcher: Dispatcher, registry: Contracts, settings: Settings) -> float | None:
     """Fire every due schedule and publish the jobs; seconds until the next is due (None: unknown)."""
     try:
         while True:
@@ -60,7 +60,7 @@ async def _fire_all_due(dispatcher: Dispatcher, registry: Registry, settings: Se
     return None
 
 
-async def fire_due(pool: asyncpg.Pool, registry: Registry, settings: Settings) -> tuple[list[Dispatch], int]:
+async def fire_due(pool: asyncpg.Pool, registry: Contracts, settings: Settings) -> tuple[list[Dispatch], int]:
     """One batch of due schedules fired in one transaction; the jobs to publish, and how many
     schedules were due."""
     async with pool.acquire() as conn, conn.transaction():
@@ -70,7 +70,7 @@ async def fire_due(pool: asyncpg.Pool, registry: Registry, settings: Settings) -
 
 
 async def fire_one(
-    conn: asyncpg.Connection, row: asyncpg.Record, registry: Registry, settings: Settings
+    conn: asyncpg.Connection, row: asyncpg.Record, registry: Contracts, settings: Settings
 ) -> Dispatch | None:
     """The job of one due schedule's fire time (None if it has one already, or cannot be built),
     and the schedule moved to its first fire time after now."""

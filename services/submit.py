@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import msgspec
 
-from actors.sdk import Registry
 from infra import batches, controls, jobs
 from infra.dispatch import Dispatcher
 from infra.jobs import NewJob, to_dispatch
 from infra.settings import Settings
 from infra.subscriptions import url_refusal
+from schemas.contracts import Contracts
 from schemas.engines import ENGINES
 from schemas.errors import FieldError, field_error, join_path, nul_errors
 from schemas.events import JOB_EVENT_TYPES
@@ -49,7 +49,7 @@ class SubmitError(Exception):
 
 
 def build_job(
-    submit: JobSubmit, registry: Registry, settings: Settings, *, at: str = "", check_params: bool = True
+    submit: JobSubmit, registry: Contracts, settings: Settings, *, at: str = "", check_params: bool = True
 ) -> NewJob:
     """Check a submitted job against its operation and give it an id; SubmitError if it does not fit.
 
@@ -120,7 +120,7 @@ def job_due_time(submit: JobSubmit, at: str) -> datetime | None:
     return due_time(now, submit.run_at, submit.delay_seconds)
 
 
-def build_jobs(submits: Sequence[JobSubmit], registry: Registry, settings: Settings, *, at: str) -> list[NewJob]:
+def build_jobs(submits: Sequence[JobSubmit], registry: Contracts, settings: Settings, *, at: str) -> list[NewJob]:
     """Check a batch: every problem of every job is reported, and nothing is built if one fails."""
     built: list[NewJob] = []
     errors: list[FieldError] = []

@@ -8,11 +8,11 @@ import asyncpg
 import msgspec
 from msgspec.structs import replace
 
-from actors.sdk import Registry
 from infra.dispatch import Dispatcher
 from infra.jobs import to_dispatch
 from infra.settings import Settings
 from infra.workflows import NewNode, NewWorkflow, insert_workflow
+from schemas.contracts import Contracts
 from schemas.errors import FieldError, nul_errors
 from schemas.events import WORKFLOW_EVENT_TYPES
 from schemas.ids import uuid7
@@ -24,7 +24,7 @@ from services.submit import SubmitError, build_job
 JOB_FIELDS = JobSpec.__struct_fields__
 
 
-def build_workflow(submit: WorkflowSubmit, registry: Registry, settings: Settings) -> NewWorkflow:
+def build_workflow(submit: WorkflowSubmit, registry: Contracts, settings: Settings) -> NewWorkflow:
     """Check a whole workflow; SubmitError naming every node at fault, and nothing built, if one is."""
     errors = check_graph(submit.nodes)
     errors += nul_errors({"name": submit.name, "idempotency_key": submit.idempotency_key, "metadata": submit.metadata})
@@ -53,7 +53,7 @@ def build_workflow(submit: WorkflowSubmit, registry: Registry, settings: Setting
 
 
 def build_node(
-    node: WorkflowNodeSubmit, children: list[str], registry: Registry, settings: Settings, *, at: str
+    node: WorkflowNodeSubmit, children: list[str], registry: Contracts, settings: Settings, *, at: str
 ) -> NewNode:
     """A node and its job: a root's job is queued (or scheduled) at once, the others wait."""
     fields: dict[str, Any] = {name: getattr(node, name) for name in JOB_FIELDS}

@@ -1,5 +1,6 @@
-"""One module per engine; each declares its operations with `actors.sdk.operation`.
+"""The implementations of the engines' operations: one module per engine, named after it.
 
-Every module in this package is imported by `actors.sdk.load_engines`, so adding an
-operation is adding (or extending) one module here.
+Each implements the contracts its engine declares in schemas/contracts/ with
+`actors.sdk.operation`. A worker imports only the modules of the queues it serves
+(`actors.sdk.load_engines`), so an engine's libraries load where its jobs run and nowhere else.
 """

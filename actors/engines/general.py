@@ -1,43 +1,35 @@
-"""Diagnostic operations of the `general` engine: echo, sleep, block, flaky."""
+"""The `general` engine's diagnostic operations: echo, sleep, block, flaky (contracts in
+schemas/contracts/general.py)."""
 
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
-
-import msgspec
-from msgspec import Meta
 
 from actors.sdk import JobContext, PermanentError, TransientError, operation
-
-
-class EchoParams(msgspec.Struct, forbid_unknown_fields=True):
-    value: Any
-
-
-class EchoResult(msgspec.Struct):
-    value: Any
-
-
-@operation("general", "echo", params=EchoParams, result=EchoResult)
-def echo(ctx: JobContext, p: EchoParams) -> EchoResult:
-    """Return the value given."""
-    return EchoResult(value=p.value)
-
-
-class SleepParams(msgspec.Struct, forbid_unknown_fields=True):
-    seconds: Annotated[float, Meta(ge=0, le=86_400)]
-
-
-class SleepResult(msgspec.Struct):
-    slept: float
-
+from schemas.contracts.general import (
+    BLOCK,
+    ECHO,
+    FLAKY,
+    SLEEP,
+    EchoParams,
+    EchoResult,
+    FlakyParams,
+    FlakyResult,
+    SleepParams,
+    SleepResult,
+)
 
 #: Longest stretch between two progress reports of `sleep`.
 SLEEP_STEP = 0.25
 
 
-@operation("general", "sleep", params=SleepParams, result=SleepResult)
+@operation(ECHO)
+def echo(ctx: JobContext, p: EchoParams) -> EchoResult:
+    """Return the value given."""
+    return EchoResult(value=p.value)
+
+
+@operation(SLEEP)
 def sleep(ctx: JobContext, p: SleepParams) -> SleepResult:
     """Sleep for a number of seconds, reporting progress and stopping at once when cancelled."""
     slept = 0.0
@@ -50,25 +42,14 @@ def sleep(ctx: JobContext, p: SleepParams) -> SleepResult:
     return SleepResult(slept=p.seconds)
 
 
-@operation("general", "block", params=SleepParams, result=SleepResult, diagnostic=True)
+@operation(BLOCK)
 def block(ctx: JobContext, p: SleepParams) -> SleepResult:
-    """Sleep in one blocking call that no cancellation or time limit can cut short, as a job
-    stuck in native code does (how a stopping worker copes with a thread it cannot interrupt).
-    Offered only with CONVEYOR_DIAGNOSTICS=1."""
+    """Sleep in one blocking call that no cancellation or time limit can cut short."""
     time.sleep(p.seconds)
     return SleepResult(slept=p.seconds)
 
 
-class FlakyParams(msgspec.Struct, forbid_unknown_fields=True):
-    fail_times: Annotated[int, Meta(ge=0, le=1_000)] = 1
-    permanent: bool = False
-
-
-class FlakyResult(msgspec.Struct):
-    attempts: int
-
-
-@operation("general", "flaky", params=FlakyParams, result=FlakyResult)
+@operation(FLAKY)
 def flaky(ctx: JobContext, p: FlakyParams) -> FlakyResult:
     """Fail the first `fail_times` attempts (transiently, or permanently), then succeed."""
     if ctx.attempt <= p.fail_times:

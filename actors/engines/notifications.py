@@ -20,23 +20,8 @@ import msgspec
 from actors.sdk import JobContext, JobError, JobTimedOut, PermanentError, TransientError, operation
 from infra import deliveries, mail, webhook_guard, webhooks
 from infra.deliveries import Attempt, Delivery
-from schemas.engines import NOTIFICATIONS
+from schemas.contracts.notifications import EMAIL, WEBHOOK, DeliveryParams, DeliveryResult
 from schemas.retry import parse_retry_after, scheduled_delay
-
-#: A delivery job's time limit when its row names none (a webhook answers within its own timeout).
-DELIVERY_TIMEOUT_SECONDS = 120.0
-
-
-class DeliveryParams(msgspec.Struct, forbid_unknown_fields=True):
-    delivery_id: uuid.UUID
-
-
-class DeliveryResult(msgspec.Struct, kw_only=True):
-    delivery_id: uuid.UUID
-    #: delivered, or what the delivery already was: delivered, failed, gone (deleted).
-    status: str
-    attempt: int | None = None
-    status_code: int | None = None
 
 
 class Verdict(Enum):
@@ -65,8 +50,7 @@ def describe(status_code: int) -> str:
     return f"answered {status_code}"
 
 
-@operation(NOTIFICATIONS, "webhook", params=DeliveryParams, result=DeliveryResult, internal=True,
-           timeout_seconds=DELIVERY_TIMEOUT_SECONDS)  # fmt: skip
+@operation(WEBHOOK)
 def webhook(ctx: JobContext, p: DeliveryParams) -> DeliveryResult:
     """Send one webhook delivery, signed as Standard Webhooks says, to the checked address."""
     delivery = _sendable(ctx, p.delivery_id)
@@ -105,8 +89,7 @@ def webhook(ctx: JobContext, p: DeliveryParams) -> DeliveryResult:
     raise _retry(ctx, delivery, attempt, parse_retry_after(answer.retry_after, datetime.now(UTC)))
 
 
-@operation(NOTIFICATIONS, "email", params=DeliveryParams, result=DeliveryResult, internal=True,
-           timeout_seconds=DELIVERY_TIMEOUT_SECONDS)  # fmt: skip
+@operation(EMAIL)
 def email(ctx: JobContext, p: DeliveryParams) -> DeliveryResult:
     """Send one e-mail delivery (text and HTML) through CONVEYOR_SMTP_URL."""
     delivery = _sendable(ctx, p.delivery_id)

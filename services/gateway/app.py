@@ -12,7 +12,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler, Middleware
 
-from actors.sdk import Registry, load_engines
 from infra.broker import queue_declarations
 from infra.controls import ControlsCache
 from infra.db import create_pool
@@ -22,6 +21,7 @@ from infra.logging import configure_logging
 from infra.publisher import Publisher
 from infra.rabbitmq_admin import management_client
 from infra.settings import Settings, load_settings
+from schemas.contracts import Contracts, load_contracts
 from services.gateway.audit import AuditController
 from services.gateway.auth import ApiKeyAuthentication, KeyCache
 from services.gateway.context import RequestContext
@@ -52,13 +52,13 @@ def create_app(
     *,
     pool: asyncpg.Pool | None = None,
     publisher: Publisher | None = None,
-    registry: Registry | None = None,
+    registry: Contracts | None = None,
 ) -> Litestar:
     """The gateway app; resources not given are opened at startup and closed at shutdown.
 
     With `metrics_enabled`, /metrics serves Prometheus figures from a registry of this app's own.
     """
-    registry = registry or load_engines(diagnostics=settings.diagnostics)
+    registry = registry or load_contracts(diagnostics=settings.diagnostics)
     metrics = Metrics(settings) if settings.metrics_enabled else None
 
     @asynccontextmanager

@@ -10,13 +10,13 @@ import httpx
 from litestar import Request
 from litestar.datastructures import State
 
-from actors.sdk import Registry
 from infra.controls import ControlsCache
 from infra.dispatch import Dispatcher
 from infra.event_hub import EventHub
 from infra.keys import Principal
 from infra.publisher import Publisher
 from infra.settings import Settings
+from schemas.contracts import Contracts
 from schemas.engines import EngineList
 
 
@@ -25,7 +25,7 @@ class Resources:
     """The gateway's shared resources (set on app.state by the lifespan)."""
 
     settings: Settings
-    registry: Registry
+    registry: Contracts
     pool: asyncpg.Pool
     publisher: Publisher
     dispatcher: Dispatcher

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from litestar import Controller, get
 
-from actors.sdk import Registry
 from infra.settings import Settings
+from schemas.contracts import Contracts
 from schemas.engines import ENGINES, EngineList, EngineView, OperationView
 from schemas.keys import Scope
 from services.gateway.auth import requires
 from services.gateway.deps import Resources
 
 
-def engine_list(registry: Registry, settings: Settings) -> EngineList:
+def engine_list(registry: Contracts, settings: Settings) -> EngineList:
     """The engines and their operations as the API shows them."""
     return EngineList(
         engines=[
@@ -26,6 +26,7 @@ def engine_list(registry: Registry, settings: Settings) -> EngineList:
                         description=op.description,
                         params_schema=op.params_schema(),
                         result_schema=op.result_schema(),
+                        example=op.example,
                         default_timeout_seconds=op.timeout_seconds,
                     )
                     for op in registry.operations(name)

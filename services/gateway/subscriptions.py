@@ -10,10 +10,10 @@ from litestar import Controller, Response, delete, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
 
-from actors.sdk import Registry
 from infra import subscriptions
 from infra.keys import Principal
 from infra.subscriptions import TooManySubscriptions, to_view, url_refusal
+from schemas.contracts import Contracts
 from schemas.errors import FieldError
 from schemas.ids import encode_cursor
 from schemas.keys import Scope
@@ -46,7 +46,7 @@ def not_found(subscription_id: uuid.UUID) -> ApiError:
     return ApiError(404, "subscription_not_found", f"no subscription {subscription_id}")
 
 
-def operation_errors(operations: list[str], registry: Registry) -> list[FieldError]:
+def operation_errors(operations: list[str], registry: Contracts) -> list[FieldError]:
     """A FieldError for each filter operation (`name` or `engine.name`) no engine has."""
     errors = []
     for index, name in enumerate(operations):

@@ -10,12 +10,12 @@ import httpx
 import pytest
 from msgspec.structs import replace
 
-from actors.sdk import load_engines
 from infra.broker import queue_declarations
 from infra.dispatch import outgoing
 from infra.jobs import Dispatch
 from infra.publisher import Outgoing, Publisher, PublishError
 from infra.settings import Settings
+from schemas.contracts import load_contracts
 from schemas.engines import QUEUES
 from schemas.jobs import JobSubmit
 from services.submit import build_job, store_jobs
@@ -69,7 +69,7 @@ async def test_job_a_crashed_gateway_left_unpublished_is_relayed(shared_system: 
     submit = JobSubmit(engine="general", operation="echo", params={"value": "orphan"})
     pool = await shared_system.pool()
     try:
-        [(row, _)] = await store_jobs(pool, tenant, [build_job(submit, load_engines(), shared_system.settings)])
+        [(row, _)] = await store_jobs(pool, tenant, [build_job(submit, load_contracts(), shared_system.settings)])
         assert await pool.fetchval("SELECT count(*) FROM outbox WHERE job_id = $1", row["id"]) == 1
         # Then the scheduler's relay publishes it once the grace period passed, and it runs
         async with shared_system.client(await shared_system.api_key(tenant)) as http:

@@ -94,3 +94,8 @@ async def test_engines_lists_all_eight_with_queues_and_schemas(
     sleep_params = ops["sleep"]["params_schema"]
     assert sleep_params["$defs"]["SleepParams"]["properties"]["seconds"]["type"] == "number"
     assert ops["flaky"]["result_schema"]["$defs"]["FlakyResult"]["required"] == ["attempts"]
+    # each with a description and example params that submit as they are
+    assert ops["sleep"]["description"] and ops["sleep"]["example"] == {"seconds": 5}
+    echo = ops["echo"]["example"]
+    submitted = await client.post("/v1/jobs", json={"engine": "general", "operation": "echo", "params": echo})
+    assert submitted.status_code == 202, submitted.text

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from actors.sdk import load_engines
 from infra import jobs
 from infra.db import connect
 from infra.jobs import NewJob
 from infra.retention import Pruned, prune_finished
 from infra.settings import load_settings
 from infra.workflows import insert_workflow
+from schemas.contracts import load_contracts
 from schemas.ids import uuid7
 from schemas.jobs import JobStatus
 from schemas.workflows import WorkflowNodeSubmit, WorkflowSubmit
@@ -163,12 +163,12 @@ async def test_workflows_are_pruned_whole_and_only_once_finished(conn: asyncpg.C
     # Given a workflow that finished 8 days ago, and a running one whose first node did
     settings = load_settings()
     nodes = [WorkflowNodeSubmit(key="a", engine="general", operation="echo", params={"value": 1})]
-    done = build_workflow(WorkflowSubmit(name="done", nodes=nodes), load_engines(), settings)
+    done = build_workflow(WorkflowSubmit(name="done", nodes=nodes), load_contracts(), settings)
     chain = [
         *nodes,
         WorkflowNodeSubmit(key="b", engine="general", operation="echo", params={"value": 2}, depends_on=["a"]),
     ]
-    running = build_workflow(WorkflowSubmit(name="running", nodes=chain), load_engines(), settings)
+    running = build_workflow(WorkflowSubmit(name="running", nodes=chain), load_contracts(), settings)
     for wf in (done, running):
         await insert_workflow(conn, TENANT, wf)
         await finished_workflow_node(conn, wf.nodes[0].job.id)

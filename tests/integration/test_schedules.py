@@ -14,11 +14,11 @@ import httpx
 import pytest
 from msgspec.structs import replace
 
-from actors.sdk import load_engines
 from infra import schedules
 from infra.db import create_pool
 from infra.schedules import NewSchedule
 from infra.settings import Settings
+from schemas.contracts import load_contracts
 from schemas.jobs import JobSubmit
 from schemas.keys import Scope
 from services.cron import fire_due
@@ -273,7 +273,7 @@ async def test_one_fire_time_yields_one_job_even_when_fired_twice(settings: Sett
         new = NewSchedule(name="s", cron=EVERY_SECOND, timezone="UTC", job=echo(), enabled=True, next_run_at=due)
         schedule = await schedules.create_schedule(pool, "twice", new)
         # When two schedulers fire due schedules at the same moment (as if both led)
-        registry = load_engines()
+        registry = load_contracts()
         results = await asyncio.gather(*(fire_due(pool, registry, settings) for _ in range(2)))
         # Then one fired it (the other skipped it, locked, or found it no longer due), with a publish intent
         [(job,)] = [fired for fired, _ in results if fired]

@@ -1,7 +1,9 @@
-"""The operation SDK: registry, declaration, context."""
+"""The operation SDK: contracts, their implementations, the job context."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -11,6 +13,7 @@ import pytest
 
 from actors.outcome import encode_result
 from actors.sdk import JobCancelled, JobContext, PermanentError, Registry, load_engines, operation
+from schemas.contracts import Contracts, contract, load_contracts
 from schemas.engines import ENGINES
 
 
@@ -22,57 +25,80 @@ class R(msgspec.Struct):
     y: int
 
 
-def test_operation_registers_with_schemas_and_description() -> None:
+def test_a_contract_declares_what_an_implementation_then_runs() -> None:
+    # Given a contract, declared apart from any implementation
+    contracts = Contracts()
+    declared = contract(
+        "text_intelligence", "double", params=P, result=R, description="Double a number.", example={"x": 2},
+        timeout_seconds=30, registry=contracts,
+    )  # fmt: skip
+    assert contracts.offered("text_intelligence", "double") is declared
+    assert declared.key == "text_intelligence.double"
+    assert declared.params_schema()["$ref"].endswith("/P")
+    # When a worker's module implements it
     registry = Registry()
 
-    @operation("text_intelligence", "double", params=P, result=R, timeout_seconds=30, registry=registry)
+    @operation(declared, registry=registry)
     def double(ctx: JobContext, p: P) -> R:
-        """Double a number.
-
-        More text that is not the summary."""
         return R(p.x * 2)
 
+    # Then the operation runs the function under the contract's names and limits
     op = registry.get("text_intelligence", "double")
-    assert op is not None and op.key == "text_intelligence.double"
-    assert op.description == "Double a number."
-    assert op.params_schema()["$ref"].endswith("/P")
-    assert op.timeout_seconds == 30
+    assert op is not None and op.contract is declared and op.key == "text_intelligence.double"
+    assert (op.params, op.result, op.timeout_seconds) == (P, R, 30)
     assert double(None, P(2)) == R(4)  # type: ignore[arg-type]  # the decorator returns the function
+    with pytest.raises(ValueError, match="implemented twice"):
+        operation(declared, registry=registry)(double)
 
 
-def test_unknown_engine_and_duplicates_are_refused() -> None:
-    registry = Registry()
+def test_unknown_engines_duplicates_and_bad_examples_are_refused() -> None:
+    contracts = Contracts()
     with pytest.raises(ValueError, match="unknown engine"):
-        operation("nope", "x", params=P, result=R, registry=registry)(lambda ctx, p: R(1))
-    operation("general", "x", params=P, result=R, registry=registry)(lambda ctx, p: R(1))
+        contract("nope", "x", params=P, result=R, description="", registry=contracts)
+    contract("general", "x", params=P, result=R, description="", registry=contracts)
     with pytest.raises(ValueError, match="declared twice"):
-        operation("general", "x", params=P, result=R, registry=registry)(lambda ctx, p: R(1))
+        contract("general", "x", params=P, result=R, description="", registry=contracts)
+    with pytest.raises(ValueError, match=r"example params of general\.y are not valid"):
+        contract("general", "y", params=P, result=R, description="", example={"x": "two"}, registry=contracts)
 
 
-def test_registry_imports_without_connecting_and_holds_the_diagnostics() -> None:
-    registry = load_engines()
-    assert {op.name for op in registry.operations("general")} >= {"echo", "sleep", "flaky"}
-    assert all(op.engine in ENGINES for op in registry.operations() if not op.internal)
+def test_every_contract_has_an_implementation_and_a_valid_example() -> None:
+    contracts = load_contracts(diagnostics=True)
+    registry = load_engines(diagnostics=True)
+    assert {c.key for c in contracts.operations()} == {op.key for op in registry.operations()}
+    assert {c.name for c in contracts.operations("general")} >= {"echo", "sleep", "flaky", "block"}
+    for declared in contracts.operations():
+        assert declared.description, declared.key
+        if not declared.internal:
+            assert declared.example is not None, f"{declared.key} has no example params"
+    assert all(c.engine in ENGINES for c in contracts.operations() if not c.internal)
+    assert "block" not in {c.name for c in load_contracts().operations("general")}
+
+
+def test_a_worker_loads_only_its_queues_engines() -> None:
+    registry = load_engines(["general"])
+    assert {op.engine for op in registry.operations()} == {"general"}
+    assert registry.get("notifications", "webhook") is None
 
 
 def test_internal_operations_live_on_their_queue_and_are_not_offered() -> None:
-    # Given the loaded engines
-    registry = load_engines()
+    # Given the contracts
+    contracts = load_contracts()
     # Then the notifications queue holds the delivery operations, internal ones only
-    internal = {op.key for op in registry.operations() if op.internal}
+    internal = {c.key for c in contracts.operations() if c.internal}
     assert internal == {"notifications.webhook", "notifications.email"}
-    assert registry.get("notifications", "webhook") is not None
+    assert contracts.get("notifications", "webhook") is not None
     # And clients are offered none of them
-    assert registry.offered("notifications", "webhook") is None
-    assert registry.offered("general", "echo") is not None
+    assert contracts.offered("notifications", "webhook") is None
+    assert contracts.offered("general", "echo") is not None
 
 
 def test_internal_operations_need_an_internal_queue_and_engines_need_an_engine() -> None:
-    registry = Registry()
+    contracts = Contracts()
     with pytest.raises(ValueError, match="unknown internal queue"):
-        operation("general", "x", params=P, result=R, internal=True, registry=registry)(lambda ctx, p: R(1))
+        contract("general", "x", params=P, result=R, description="", internal=True, registry=contracts)
     with pytest.raises(ValueError, match="unknown engine"):
-        operation("notifications", "x", params=P, result=R, registry=registry)(lambda ctx, p: R(1))
+        contract("notifications", "x", params=P, result=R, description="", registry=contracts)
 
 
 def test_a_context_outside_a_worker_says_it_has_no_database() -> None:
@@ -117,8 +143,9 @@ def test_results_with_a_nul_character_fail_permanently_naming_where() -> None:
         text: list[str]
 
     registry = Registry()
+    declared = contract("general", "nul", params=P, result=Text, description="", registry=Contracts())
 
-    @operation("general", "nul", params=P, result=Text, registry=registry)
+    @operation(declared, registry=registry)
     def nul(ctx: JobContext, p: P) -> Text:
         return Text(["ok", "a\x00b"])
 
@@ -136,3 +163,19 @@ def test_progress_messages_are_kept_storable_and_short() -> None:
     assert taken is not None
     fraction, message = taken
     assert fraction == 0.5 and message is not None and message.startswith("x\\0y") and len(message) == 1000
+
+
+def test_the_gateway_and_the_scheduler_load_contracts_not_implementations() -> None:
+    # Given a fresh interpreter that builds the gateway's app (which loads what it validates
+    # against) and imports the scheduler
+    probe = (
+        "import sys, services.cron, services.scheduler\n"
+        "from infra.settings import load_settings\n"
+        "from services.gateway.app import create_app\n"
+        "app = create_app(load_settings())\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith('actors.engines'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    # Then no implementation module is imported
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
