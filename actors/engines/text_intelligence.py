@@ -1,0 +1,328 @@
+"""The `text_intelligence` engine's analysis operations, run locally: no model, no network
+(contracts in schemas/contracts/text_intelligence.py).
+
+- summarize: TextRank over the TF-IDF cosine similarity of the text's sentences (numpy);
+- sentiment: VADER (vaderSentiment), for the text and each sentence;
+- keywords: YAKE (yake);
+- readability: the classic formulas over counts, syllables by hyphenation (pyphen);
+- detect_language: langdetect, seeded so that a text always gets the same answer.
+
+Sentences are split by segtok. The libraries' tables (VADER's lexicon, the hyphenation
+dictionary, langdetect's profiles) load once per process, on first use.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pyphen
+import yake
+from langdetect import DetectorFactory, detect_langs
+from langdetect.lang_detect_exception import LangDetectException
+from segtok.segmenter import split_multi
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from actors.sdk import JobContext, PermanentError, operation
+from schemas.contracts.text_intelligence import (
+    DETECT_LANGUAGE,
+    KEYWORDS,
+    READABILITY,
+    SENTIMENT,
+    SUMMARIZE,
+    DetectedLanguage,
+    DetectLanguageParams,
+    Difficulty,
+    Keyword,
+    Keywords,
+    KeywordsParams,
+    LanguageGuess,
+    RankedSentence,
+    Readability,
+    ReadabilityParams,
+    SentenceSentiment,
+    Sentiment,
+    SentimentLabel,
+    SentimentParams,
+    SummarizeParams,
+    Summary,
+)
+
+#: Words: runs of letters, with inner apostrophes ("don't", "l'eau").
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+#: Summary length when the params name none.
+DEFAULT_SENTENCES = 3
+#: TextRank: damping, and when the power iteration has settled.
+DAMPING = 0.85
+SETTLED = 1e-7
+#: The vocabulary TextRank weighs: the terms in most sentences.
+MAX_TERMS = 4000
+#: VADER's thresholds for a label.
+POSITIVE, NEGATIVE = 0.05, -0.05
+#: Words a minute, for the reading time.
+READING_SPEED = 238
+#: How often (in items) a long loop reports progress and looks for cancellation.
+STEP = 50
+
+
+def sentences_of(text: str) -> list[str]:
+    """The text's sentences (paragraph breaks end one too), stripped, empty ones dropped."""
+    return [s for s in (part.strip() for part in split_multi(text)) if s]
+
+
+def words_of(text: str) -> list[str]:
+    """The text's words, as written."""
+    return WORD.findall(text)
+
+
+def _sentences_or_fail(text: str) -> list[str]:
+    sentences = [s for s in sentences_of(text) if words_of(s)]
+    if not sentences:
+        raise PermanentError("the text has no words to work on")
+    return sentences
+
+
+# -- summarize ------------------------------------------------------------------------------
+
+
+def textrank(sentences: list[str], checkpoint: Callable[[float], None] | None = None) -> np.ndarray:
+    """Each sentence's centrality (summing to 1): PageRank over the graph whose edges are the
+    TF-IDF cosine similarities of the sentences."""
+    n = len(sentences)
+    if n == 1:
+        return np.ones(1)
+    stop = stop_words()
+    counts = [Counter(w for w in (w.lower() for w in words_of(s)) if len(w) > 1 and w not in stop) for s in sentences]
+    df: Counter[str] = Counter()
+    for c in counts:
+        df.update(c.keys())
+    terms = [t for t, _ in df.most_common(MAX_TERMS)]
+    index = {t: i for i, t in enumerate(terms)}
+    tf = np.zeros((n, len(terms)), dtype=np.float32)
+    for row, c in enumerate(counts):
+        for term, k in c.items():
+            if (col := index.get(term)) is not None:
+                tf[row, col] = k
+    if checkpoint is not None:
+        checkpoint(0.3)
+    idf = np.log((1 + n) / (1 + np.array([df[t] for t in terms], dtype=np.float32))) + 1
+    vectors = tf * idf
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, 0)
+    out = similarity.sum(axis=1, keepdims=True)
+    # a sentence like no other links to every sentence alike
+    walk = np.divide(similarity, out, out=np.full_like(similarity, 1 / n), where=out > 0)
+    rank = np.full(n, 1 / n)
+    for step in range(200):
+        nxt = (1 - DAMPING) / n + DAMPING * (walk.T @ rank)
+        settled = float(np.abs(nxt - rank).sum()) < SETTLED
+        rank = nxt
+        if settled:
+            break
+        if checkpoint is not None and step % 10 == 9:
+            checkpoint(0.3 + 0.6 * step / 200)
+    return np.asarray(rank / rank.sum())
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    """English stop words (YAKE's list), which say nothing about which sentences are central."""
+    return frozenset(yake.KeywordExtractor(lan="en").stopword_set)
+
+
+def summary_length(p: SummarizeParams, n: int) -> int:
+    """How many sentences the summary keeps: the smaller of what max_sentences and ratio say."""
+    wanted = [p.max_sentences] if p.max_sentences is not None else []
+    if p.ratio is not None:
+        wanted.append(max(1, math.ceil(p.ratio * n)))
+    return min(min(wanted or [DEFAULT_SENTENCES]), n)
+
+
+@operation(SUMMARIZE)
+def summarize(ctx: JobContext, p: SummarizeParams) -> Summary:
+    """An extractive summary: the most central sentences, in the text's order."""
+    ctx.progress(0.05, "splitting sentences")
+    sentences = _sentences_or_fail(p.text)
+
+    def checkpoint(fraction: float) -> None:
+        ctx.raise_if_cancelled()
+        ctx.progress(fraction, "ranking sentences")
+
+    scores = textrank(sentences, checkpoint)
+    keep = summary_length(p, len(sentences))
+    chosen = sorted(np.argsort(-scores, kind="stable")[:keep].tolist())
+    ranked = [RankedSentence(index=i, text=sentences[i], score=round(float(scores[i]), 6)) for i in chosen]
+    return Summary(summary=" ".join(s.text for s in ranked), sentences=ranked, sentence_count=len(sentences))
+
+
+# -- sentiment ------------------------------------------------------------------------------
+
+
+@cache
+def _vader() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+_vader_lock = threading.Lock()
+
+
+def vader() -> SentimentIntensityAnalyzer:
+    """The process's VADER analyzer (its lexicon loads once)."""
+    with _vader_lock:
+        return _vader()
+
+
+def label_of(compound: float) -> SentimentLabel:
+    """VADER's usual reading of a compound score."""
+    if compound >= POSITIVE:
+        return "positive"
+    return "negative" if compound <= NEGATIVE else "neutral"
+
+
+@operation(SENTIMENT)
+def sentiment(ctx: JobContext, p: SentimentParams) -> Sentiment:
+    """Sentiment of the text and of each of its sentences."""
+    sentences = _sentences_or_fail(p.text)
+    analyzer = vader()
+    per_sentence = []
+    for i, text in enumerate(sentences):
+        if i % STEP == 0:
+            ctx.raise_if_cancelled()
+            ctx.progress(0.9 * i / len(sentences), f"scored {i} of {len(sentences)} sentences")
+        score = analyzer.polarity_scores(text)["compound"]
+        per_sentence.append(SentenceSentiment(index=i, text=text, compound=score, label=label_of(score)))
+    whole = analyzer.polarity_scores(p.text)
+    return Sentiment(
+        label=label_of(whole["compound"]),
+        compound=whole["compound"],
+        positive=whole["pos"],
+        negative=whole["neg"],
+        neutral=whole["neu"],
+        sentences=per_sentence,
+    )
+
+
+# -- keywords -------------------------------------------------------------------------------
+
+
+@operation(KEYWORDS)
+def keywords(ctx: JobContext, p: KeywordsParams) -> Keywords:
+    """The text's key words and phrases, most relevant first."""
+    if not words_of(p.text):
+        raise PermanentError("the text has no words to work on")
+    ctx.progress(0.1, "scoring candidate phrases")
+    extractor = yake.KeywordExtractor(lan=p.language, n=p.max_words, top=p.top)
+    found: list[tuple[str, Any]] = extractor.extract_keywords(p.text)
+    if not found:
+        return Keywords(keywords=[])
+    best = float(found[0][1]) + 1e-9  # YAKE: the lower the score, the more relevant
+    return Keywords(keywords=[Keyword(keyword=k, relevance=round(best / (float(s) + 1e-9), 6)) for k, s in found])
+
+
+# -- readability ----------------------------------------------------------------------------
+
+
+@cache
+def _hyphenator() -> pyphen.Pyphen:
+    return pyphen.Pyphen(lang="en_US")
+
+
+_hyphenator_lock = threading.Lock()
+
+
+def syllables(word: str) -> int:
+    """A word's syllables, as its hyphenation splits it (at least one)."""
+    with _hyphenator_lock:
+        dictionary = _hyphenator()
+    return len(dictionary.positions(word.lower())) + 1
+
+
+def difficulty_of(ease: float) -> Difficulty:
+    """The label of a Flesch reading ease score."""
+    for floor, label in ((90, "very easy"), (80, "easy"), (70, "fairly easy"), (60, "standard"),
+                         (50, "fairly difficult"), (30, "difficult")):  # fmt: skip
+        if ease >= floor:
+            return label  # type: ignore[return-value]
+    return "very difficult"
+
+
+def readability_of(text: str, checkpoint: Callable[[float], None] | None = None) -> Readability:
+    """The counts and scores of `text`."""
+    sentences = _sentences_or_fail(text)
+    words = words_of(text)
+    counted = []
+    for i, word in enumerate(words):
+        if checkpoint is not None and i % (STEP * 20) == 0:
+            checkpoint(0.9 * i / len(words))
+        counted.append(syllables(word))
+    n_sentences, n_words, n_syllables = len(sentences), len(words), sum(counted)
+    characters = sum(len(w) for w in words) + len(re.findall(r"\d", text))
+    complex_words = sum(1 for k in counted if k >= 3)
+    per_sentence = n_words / n_sentences
+    per_word = n_syllables / n_words
+    ease = 206.835 - 1.015 * per_sentence - 84.6 * per_word
+    return Readability(
+        sentences=n_sentences,
+        words=n_words,
+        syllables=n_syllables,
+        characters=characters,
+        complex_words=complex_words,
+        flesch_reading_ease=round(ease, 2),
+        flesch_kincaid_grade=round(0.39 * per_sentence + 11.8 * per_word - 15.59, 2),
+        gunning_fog=round(0.4 * (per_sentence + 100 * complex_words / n_words), 2),
+        smog_index=round(1.043 * math.sqrt(complex_words * 30 / n_sentences) + 3.1291, 2),
+        coleman_liau_index=round(
+            0.0588 * (characters / n_words * 100) - 0.296 * (n_sentences / n_words * 100) - 15.8, 2
+        ),
+        automated_readability_index=round(4.71 * characters / n_words + 0.5 * per_sentence - 21.43, 2),
+        difficulty=difficulty_of(ease),
+        reading_time_seconds=round(n_words / READING_SPEED * 60, 1),
+    )
+
+
+@operation(READABILITY)
+def readability(ctx: JobContext, p: ReadabilityParams) -> Readability:
+    """How hard the text is to read."""
+
+    def checkpoint(fraction: float) -> None:
+        ctx.raise_if_cancelled()
+        ctx.progress(fraction, "counting syllables")
+
+    return readability_of(p.text, checkpoint)
+
+
+# -- detect_language ------------------------------------------------------------------------
+
+_langdetect_lock = threading.Lock()
+_langdetect_ready = False
+
+
+def guesses(text: str) -> list[LanguageGuess]:
+    """langdetect's guesses for the text, likeliest first (seeded: the same text, the same answer)."""
+    global _langdetect_ready
+    with _langdetect_lock:  # its profiles load into a global factory, once
+        if not _langdetect_ready:
+            DetectorFactory.seed = 0
+            detect_langs("warm up")
+            _langdetect_ready = True
+    try:
+        found = detect_langs(text)
+    except LangDetectException:
+        raise PermanentError("no language can be told from this text (it has no letters)") from None
+    return [LanguageGuess(language=g.lang, probability=round(g.prob, 6)) for g in found]
+
+
+@operation(DETECT_LANGUAGE)
+def detect_language(ctx: JobContext, p: DetectLanguageParams) -> DetectedLanguage:
+    """The text's language, with its probability."""
+    ctx.progress(0.1, "comparing with language profiles")
+    found = guesses(p.text)
+    return DetectedLanguage(language=found[0].language, probability=found[0].probability, candidates=found)
