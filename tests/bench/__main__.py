@@ -5,7 +5,8 @@ Prints, in one run: HTTP submit rate (single and batch), end-to-end jobs/s of ge
 on an idle system, a bare Dramatiq no-op drain with the same processes and threads, a
 1,000-node fan-out/fan-in workflow beside the same jobs submitted independently, and
 GET /v1/stats latency with 1,000,000 finished jobs (and their rollups) in the table, and the
-lag of 200 Server-Sent Events subscribers while about 500 jobs/s finish.
+lag of 200 Server-Sent Events subscribers while about 500 jobs/s finish, and each operation's
+run time on a typical input.
 Figures vary from run to run on shared machines; compare the ratios within one run.
 """
 
@@ -28,7 +29,7 @@ import asyncpg
 import httpx
 
 from infra.db import drop_database
-from tests.bench import http_load, stats_load, streams_load
+from tests.bench import http_load, operations_load, stats_load, streams_load
 from tests.support.system import System, base_settings, clone_database, create_template, eventually
 
 ECHO = {"engine": "general", "operation": "echo", "params": {"value": 1}}
@@ -282,9 +283,20 @@ def _delete_queue(url: str, queue: str) -> None:
         connection.close()
 
 
-async def run(jobs: int, *, only_workflows: bool = False, only_stats: bool = False, only_streams: bool = False) -> None:
-    """Every measurement (or only the workflow, the stats or the stream ones), then the table."""
+async def run(
+    jobs: int,
+    *,
+    only_workflows: bool = False,
+    only_stats: bool = False,
+    only_streams: bool = False,
+    only_operations: bool = False,
+) -> None:
+    """Every measurement (or only the workflow, the stats, the stream or the operation ones),
+    then the table."""
     figures: dict[str, Any] = {}
+    if only_operations:
+        print_operations(operations_load.measure())
+        return
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as tmp:
         bench = Bench(jobs, Path(tmp))
         bench.template = await create_template(bench.settings, f"conveyor_bench_template_{secrets.token_hex(3)}")
@@ -304,6 +316,8 @@ async def run(jobs: int, *, only_workflows: bool = False, only_stats: bool = Fal
         finally:
             for url in [*bench.databases, bench.template]:
                 await drop_database(url)
+    if not (only_workflows or only_stats or only_streams):
+        figures["operations"] = operations_load.measure()
     print(f"\nConveyor benchmark — {jobs} jobs per drain, worker threads {THREADS}\n")
     if "drain" in figures:
         print_jobs(figures)
@@ -313,6 +327,8 @@ async def run(jobs: int, *, only_workflows: bool = False, only_stats: bool = Fal
         print_stats(figures["stats"])
     if "streams" in figures:
         print_streams(figures["streams"])
+    if "operations" in figures:
+        print_operations(figures["operations"])
     print(json.dumps(figures))
 
 
@@ -382,6 +398,16 @@ def print_streams(figures: dict[str, Any]) -> None:
     print(f"gateway peak RSS with 200 streams                {figures['gateway_peak_mb']:8.0f} MiB")
 
 
+def print_operations(rows: list[dict[str, Any]]) -> None:
+    """The per-operation rows: run times in the worker's process, without queue or database."""
+    print("operation run times (in process; p50 / p95 of 20 runs, and the first run)")
+    for row in rows:
+        print(
+            f"  {row['operation']:<36} {row['input']:<22} p50 {row['p50_ms']:8.2f} ms   "
+            f"p95 {row['p95_ms']:8.2f} ms   first {row['first_ms']:8.1f} ms"
+        )
+
+
 def main() -> None:
     """Command line."""
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
@@ -391,9 +417,18 @@ def main() -> None:
     parser.add_argument(
         "--only-streams", action="store_true", help="measure only 200 SSE subscribers while jobs finish"
     )
+    parser.add_argument(
+        "--only-operations", action="store_true", help="measure only each operation's run time, in this process"
+    )
     args = parser.parse_args()
     asyncio.run(
-        run(args.jobs, only_workflows=args.only_workflows, only_stats=args.only_stats, only_streams=args.only_streams)
+        run(
+            args.jobs,
+            only_workflows=args.only_workflows,
+            only_stats=args.only_stats,
+            only_streams=args.only_streams,
+            only_operations=args.only_operations,
+        )
     )
 
 

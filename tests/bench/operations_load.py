@@ -1,0 +1,71 @@
+"""Per-operation run times: each operation clients can submit, on a typical input, called in
+this process as a worker calls it (params converted to their Struct, the function, the result
+encoded) without the queue and the database around it, which the drain figures measure.
+
+The typical input of a text operation is an article of about 1,000 words (1,000 characters
+for language detection); the others run on
+their contract's example params.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from typing import Any
+
+import msgspec
+
+from actors.outcome import encode_result
+from actors.sdk import JobContext, load_engines
+
+#: Sentences of the article the text operations read (about 1,000 words in all).
+_SENTENCES = [
+    "Remote work changed how small software teams plan their week.",
+    "Most teams now write more and meet less, and the written plans last longer than the meetings did.",
+    "A shared queue of background jobs lets a team hand slow work to machines and get on with the day.",
+    "When a job fails at night, the person on call wants to know what failed, why, and whether it will retry.",
+    "Good tools answer those questions on one page, without a search through logs.",
+    "Customers rarely notice the queue until it is slow, and then they notice nothing else.",
+    "Measuring the time from submission to start tells a team more than measuring the run alone.",
+    "Priorities help only when the urgent work is rare; when everything is urgent, nothing is.",
+    "A weekly review of failed jobs often finds the same three causes behind most of the failures.",
+    "Fixing one of those causes is worth more than adding another retry.",
+    "Teams that write down their limits, such as how many jobs may run at once, sleep better.",
+    "The best dashboards are boring: they show the same numbers in the same places every day.",
+]
+ARTICLE = " ".join(_SENTENCES[i % len(_SENTENCES)] for i in range(55))
+#: Operation → (what it runs on, its params).
+TYPICAL: dict[str, tuple[str, dict[str, Any]]] = {
+    "text_intelligence.summarize": ("article, ~1,000 words", {"text": ARTICLE, "ratio": 0.1}),
+    "text_intelligence.sentiment": ("article, ~1,000 words", {"text": ARTICLE}),
+    "text_intelligence.keywords": ("article, ~1,000 words", {"text": ARTICLE, "top": 10}),
+    "text_intelligence.readability": ("article, ~1,000 words", {"text": ARTICLE}),
+    "text_intelligence.detect_language": ("1,000 characters", {"text": ARTICLE[:1000]}),
+}
+
+
+def measure(runs: int = 20) -> list[dict[str, Any]]:
+    """p50 and p95 milliseconds of each offered operation (but `general`'s diagnostics) over
+    `runs` runs after a first one (also reported: it loads the libraries' tables), and what it
+    ran on."""
+    rows = []
+    for op in load_engines().operations():
+        if op.internal or (op.engine == "general" and op.name != "echo"):
+            continue
+        label, given = TYPICAL.get(op.key, ("contract example", op.contract.example or {}))
+        times = []
+        for _ in range(runs + 1):
+            ctx = JobContext(uuid.uuid4(), "bench", op.engine, op.name, 1)
+            started = time.perf_counter()
+            encode_result(op, op.fn(ctx, msgspec.convert(given, op.params)))
+            times.append((time.perf_counter() - started) * 1000)
+        first, times = times[0], sorted(times[1:])  # the first run loads the operation's tables
+        rows.append({
+            "operation": op.key,
+            "input": label,
+            "p50_ms": statistics.median(times),
+            "p95_ms": times[max(0, int(len(times) * 0.95) - 1)],
+            "first_ms": first,
+        })  # fmt: skip
+    return rows
