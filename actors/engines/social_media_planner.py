@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import yake
-
-from actors.engines.text_intelligence import sentences_of, words_of
+from actors.engines.text_intelligence import key_phrases, sentences_of, words_of
 from actors.sdk import JobContext, PermanentError, operation
 from schemas.contracts.social_media_planner import (
     HASHTAGS,
@@ -106,16 +104,14 @@ def as_hashtag(phrase: str) -> str | None:
 
 def ranked_hashtags(text: str, count: int) -> list[RankedHashtag]:
     """Hashtags from the text's key phrases (YAKE, up to two words), most relevant first."""
-    found = yake.KeywordExtractor(lan="en", n=2, top=count * 3).extract_keywords(text)
     tags: list[RankedHashtag] = []
     seen: set[str] = set()
-    best = float(found[0][1]) + 1e-9 if found else 1.0
-    for phrase, score in found:
+    for phrase, relevance in key_phrases(text, count * 3, max_words=2):
         tag = as_hashtag(phrase)
         if tag is None or tag.lower() in seen:
             continue
         seen.add(tag.lower())
-        tags.append(RankedHashtag(hashtag=tag, relevance=round(best / (float(score) + 1e-9), 6)))
+        tags.append(RankedHashtag(hashtag=tag, relevance=relevance))
         if len(tags) == count:
             break
     return tags

@@ -213,18 +213,24 @@ def sentiment(ctx: JobContext, p: SentimentParams) -> Sentiment:
 # -- keywords -------------------------------------------------------------------------------
 
 
+def key_phrases(text: str, top: int, *, max_words: int = 3, language: str = "en") -> list[tuple[str, float]]:
+    """The text's key phrases (YAKE), most relevant first, each with its relevance from 0 to 1
+    (the most relevant 1)."""
+    found: list[tuple[str, Any]] = yake.KeywordExtractor(lan=language, n=max_words, top=top).extract_keywords(text)
+    if not found:
+        return []
+    best = float(found[0][1]) + 1e-9  # YAKE: the lower the score, the more relevant
+    return [(phrase, round(best / (float(score) + 1e-9), 6)) for phrase, score in found]
+
+
 @operation(KEYWORDS)
 def keywords(ctx: JobContext, p: KeywordsParams) -> Keywords:
     """The text's key words and phrases, most relevant first."""
     if not words_of(p.text):
         raise PermanentError("the text has no words to work on")
     ctx.progress(0.1, "scoring candidate phrases")
-    extractor = yake.KeywordExtractor(lan=p.language, n=p.max_words, top=p.top)
-    found: list[tuple[str, Any]] = extractor.extract_keywords(p.text)
-    if not found:
-        return Keywords(keywords=[])
-    best = float(found[0][1]) + 1e-9  # YAKE: the lower the score, the more relevant
-    return Keywords(keywords=[Keyword(keyword=k, relevance=round(best / (float(s) + 1e-9), 6)) for k, s in found])
+    found = key_phrases(p.text, p.top, max_words=p.max_words, language=p.language)
+    return Keywords(keywords=[Keyword(keyword=k, relevance=r) for k, r in found])
 
 
 # -- readability ----------------------------------------------------------------------------
