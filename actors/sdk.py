@@ -15,17 +15,23 @@ libraries an engine needs are imported where its jobs run and nowhere else.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import msgspec
 import structlog
 from dramatiq.middleware.threading import Interrupt
 
+from infra import artifacts
+from schemas.artifacts import NAME as ARTIFACT_NAME
+from schemas.artifacts import ArtifactView
 from schemas.contracts import Contract, load_contracts
 from schemas.engines import QUEUES
 
@@ -139,6 +145,33 @@ class JobContext:
         """
         return self._services().run_db(work, timeout)
 
+    def save_artifact(self, name: str, content: bytes | Path | Iterable[bytes], content_type: str) -> ArtifactView:
+        """Store a binary output of this job (bytes, a file, or pieces of it), in chunks, under
+        `name`; listed and served at /v1/jobs/{id}/artifacts. Saving a name again replaces it.
+
+        Raises PermanentError for a bad name or past CONVEYOR_MAX_ARTIFACT_BYTES, and LeaseLost
+        if the job no longer runs this attempt.
+        """
+        if not ARTIFACT_NAME.fullmatch(name):
+            raise PermanentError(f"artifact name {name!r}: letters, digits, '.', '_' or '-', up to 128")
+        limit = self.settings.max_artifact_bytes
+        if not self.database(lambda pool: artifacts.begin(pool, self.job_id, name, content_type, self.attempt)):
+            raise LeaseLost()
+        digest, size = hashlib.sha256(), 0
+        for seq, chunk in enumerate(_chunks(content, artifacts.CHUNK_BYTES)):
+            size += len(chunk)
+            if size > limit:
+                raise PermanentError(f"artifact {name} is larger than CONVEYOR_MAX_ARTIFACT_BYTES ({limit} bytes)")
+            self.raise_if_cancelled()
+            digest.update(chunk)
+            if not self.database(functools.partial(_add_chunk, job_id=self.job_id, name=name, seq=seq,
+                                                   data=chunk, attempt=self.attempt)):  # fmt: skip
+                raise LeaseLost()
+        sha256 = digest.hexdigest()
+        if not self.database(lambda pool: artifacts.finish(pool, self.job_id, name, size, sha256, self.attempt)):
+            raise LeaseLost()
+        return ArtifactView(name=name, content_type=content_type, size=size, sha256=sha256)
+
     def _services(self) -> WorkerServices:
         if self.services is None:
             raise RuntimeError(f"{self.engine}.{self.operation} runs outside a worker: no database or settings")
@@ -153,6 +186,31 @@ class JobContext:
     def cancel(self) -> None:
         """Mark the job cancelled (the worker's side)."""
         self._cancelled.set()
+
+
+async def _add_chunk(pool: asyncpg.Pool, *, job_id: uuid.UUID, name: str, seq: int, data: bytes, attempt: int) -> bool:
+    return await artifacts.add_chunk(pool, job_id, name, seq, data, attempt)
+
+
+def _chunks(content: bytes | Path | Iterable[bytes], size: int) -> Iterator[bytes]:
+    """`content` in pieces of `size` bytes (the last one shorter)."""
+    if isinstance(content, bytes | bytearray | memoryview):
+        data = bytes(content)
+        yield from (data[i : i + size] for i in range(0, max(len(data), 1), size)) if data else iter(())
+        return
+    if isinstance(content, Path):
+        with content.open("rb") as file:
+            while piece := file.read(size):
+                yield piece
+        return
+    pending = b""
+    for piece in content:
+        pending += piece
+        while len(pending) >= size:
+            yield pending[:size]
+            pending = pending[size:]
+    if pending:
+        yield pending
 
 
 @dataclass(frozen=True)

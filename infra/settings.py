@@ -27,6 +27,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     gateway_port: int = 8000
     db_pool_size: int = 10
     max_body_bytes: int = 1_048_576
+    #: The largest artifact a job may store (a larger one fails the job).
+    max_artifact_bytes: int = 104_857_600
     #: How long the gateway trusts a looked-up API key (a revoked key works this long at most).
     key_cache_seconds: float = 10.0
     #: Threads per worker process.

@@ -22,6 +22,7 @@ from infra.publisher import Publisher
 from infra.rabbitmq_admin import management_client
 from infra.settings import Settings, load_settings
 from schemas.contracts import Contracts, load_contracts
+from services.gateway.artifacts import ArtifactController
 from services.gateway.audit import AuditController
 from services.gateway.auth import ApiKeyAuthentication, KeyCache
 from services.gateway.context import RequestContext
@@ -102,6 +103,7 @@ def create_app(
 
     handlers: list[ControllerRouterHandler] = [
         JobController,
+        ArtifactController,
         WorkflowController,
         ScheduleController,
         StatsController,

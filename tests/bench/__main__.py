@@ -403,7 +403,7 @@ def print_operations(rows: list[dict[str, Any]]) -> None:
     print("operation run times (in process; p50 / p95 of 20 runs, and the first run)")
     for row in rows:
         print(
-            f"  {row['operation']:<36} {row['input']:<22} p50 {row['p50_ms']:8.2f} ms   "
+            f"  {row['operation']:<36} {row['input']:<52} p50 {row['p50_ms']:8.2f} ms   "
             f"p95 {row['p95_ms']:8.2f} ms   first {row['first_ms']:8.1f} ms"
         )
 
