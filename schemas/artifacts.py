@@ -54,12 +54,7 @@ def byte_range(header: str | None, size: int) -> ByteRange | None:
     if unit.strip().lower() != "bytes" or "," in spec:
         return None
     first, dash, last = spec.strip().partition("-")
-    if (
-        not dash
-        or not (first.isdigit() or last.isdigit())
-        or (first and not first.isdigit())
-        or (last and not last.isdigit())
-    ):
+    if not dash or not (first or last) or not all(part.isdigit() for part in (first, last) if part):
         return None
     if not first:  # the last n bytes
         n = int(last)

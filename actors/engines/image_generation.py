@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 
 from PIL import Image, ImageDraw, ImageFont
@@ -26,8 +27,10 @@ TITLE_SHARE = 0.7
 LEADING = 1.2
 
 
+@functools.lru_cache(maxsize=64)
 def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """Pillow's own scalable font (no font files needed) at `size` pixels."""
+    """Pillow's own scalable font (no font files needed) at `size` pixels, loaded once a size
+    (the layout tries many)."""
     return ImageFont.load_default(size=size)
 
 

@@ -147,7 +147,7 @@ def shorten(body: str, fits: int) -> str:
         if len(candidate) > fits:
             break
         kept = candidate
-    if len(kept) >= fits * 0.6:
+    if kept and len(kept) >= fits * 0.6:
         return kept
     cut = body[: max(0, fits - 1)]
     if " " in cut:
@@ -169,8 +169,8 @@ def fit(body: str, cta: str | None, link: str | None, tags: list[str], rules: Ru
         tags, cta, link = [], None, None
         room = rules.limit
     short = shorten(body, room)
-    while (over := length_on(rules, compose(short, cta, link, tags, rules)) - rules.limit) > 0:
-        room -= over  # weighted characters (X) take more room than they are long
+    while (length := length_on(rules, compose(short, cta, link, tags, rules))) > rules.limit and room > 0:
+        room = min(room - 1, room * rules.limit // length)  # weighted characters (X) count more than one
         short = shorten(body, room)
     return compose(short, cta, link, tags, rules), tags, True
 

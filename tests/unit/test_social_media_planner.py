@@ -47,7 +47,9 @@ def test_x_counts_links_as_23_and_wide_characters_twice() -> None:
     post = sm.optimize_post(
         ctx(), OptimizePostParams(text="日本語のテキストです。" * 40, platforms=["x"], cta="none")
     ).posts[0]
-    assert post.length <= 280 and post.shortened and post.text.endswith(("。", sm.ELLIPSIS)) is not None
+    body = post.text.split(" #")[0]
+    assert post.shortened and 250 < post.length <= 280
+    assert body.startswith("日本語のテキストです。") and body.endswith(("。", sm.ELLIPSIS))
     assert sm.x_length(post.text) == post.length
 
 
