@@ -69,6 +69,7 @@ class RunningJobs:
         with self._lock:
             self._running.pop(running.job.id, None)
         self._local.running = None
+        running.ctx.discard_workdir()
 
     def current(self) -> Running | None:
         """The job running on this thread."""

@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -31,7 +33,7 @@ from dramatiq.middleware.threading import Interrupt
 
 from infra import artifacts
 from schemas.artifacts import NAME as ARTIFACT_NAME
-from schemas.artifacts import ArtifactView
+from schemas.artifacts import ArtifactInput, ArtifactView
 from schemas.contracts import Contract, load_contracts
 from schemas.engines import QUEUES
 
@@ -109,6 +111,7 @@ class JobContext:
     _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _progress: tuple[float, str | None] | None = field(default=None, repr=False)
+    _workdir: Path | None = field(default=None, repr=False)
 
     def progress(self, fraction: float, message: str | None = None) -> None:
         """Report progress (0–1) and what is happening; written back and throttled by the worker."""
@@ -172,6 +175,42 @@ class JobContext:
             raise LeaseLost()
         return ArtifactView(name=name, content_type=content_type, size=size, sha256=sha256)
 
+    def workdir(self) -> Path:
+        """A directory of this job's own for files it makes or reads; removed when the job ends."""
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix=f"conveyor-{self.job_id}-"))
+        return self._workdir
+
+    def discard_workdir(self) -> None:
+        """Remove the job's directory and what is in it (the worker's side, once the job ends)."""
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def fetch_artifact(self, ref: ArtifactInput) -> FetchedArtifact:
+        """Copy an artifact of an earlier job of this tenant (an input such as
+        `{"$artifact": "<job id>/<name>"}`) into the job's directory, a chunk at a time.
+
+        Raises PermanentError if there is no such finished artifact for this tenant, or it
+        changed while being read.
+        """
+        row = self.database(lambda pool: artifacts.find(pool, ref.job_id, self.tenant, ref.name))
+        if row is None:
+            raise PermanentError(f"no artifact {ref.ref} (a finished artifact of a job of this tenant)")
+        target = self.workdir() / f"{ref.job_id.hex[:12]}-{ref.name}"
+        size, chunk_bytes, digest = row["size"], row["chunk_bytes"], hashlib.sha256()
+        with target.open("wb") as out:
+            for seq in range((size + chunk_bytes - 1) // chunk_bytes):
+                self.raise_if_cancelled()
+                data = self.database(functools.partial(_chunk, job_id=ref.job_id, name=ref.name, seq=seq))
+                if data is None:
+                    raise PermanentError(f"artifact {ref.ref} was removed while being read")
+                digest.update(data)
+                out.write(data)
+        if digest.hexdigest() != row["sha256"]:
+            raise PermanentError(f"artifact {ref.ref} changed while being read")
+        return FetchedArtifact(ref.ref, target, row["content_type"], size, row["sha256"])
+
     def _services(self) -> WorkerServices:
         if self.services is None:
             raise RuntimeError(f"{self.engine}.{self.operation} runs outside a worker: no database or settings")
@@ -186,6 +225,21 @@ class JobContext:
     def cancel(self) -> None:
         """Mark the job cancelled (the worker's side)."""
         self._cancelled.set()
+
+
+@dataclass(frozen=True)
+class FetchedArtifact:
+    """An input artifact, copied into the job's directory."""
+
+    ref: str
+    path: Path
+    content_type: str
+    size: int
+    sha256: str
+
+
+async def _chunk(pool: asyncpg.Pool, *, job_id: uuid.UUID, name: str, seq: int) -> bytes | None:
+    return await artifacts.chunk(pool, job_id, name, seq)
 
 
 async def _add_chunk(pool: asyncpg.Pool, *, job_id: uuid.UUID, name: str, seq: int, data: bytes, attempt: int) -> bool:

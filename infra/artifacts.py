@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import msgspec
 
 from infra.db import Db
 from infra.sql import QUERIES
-from schemas.artifacts import ArtifactView, ByteRange
+from schemas.artifacts import ArtifactInput, ArtifactView, ByteRange
 
 #: Bytes per stored chunk: what one row, and a reader, holds at a time.
 CHUNK_BYTES = 1 << 20
@@ -55,3 +55,23 @@ async def read(db: Db, job_id: uuid.UUID, name: str, chunk_bytes: int, span: Byt
             return
         offset = seq * chunk_bytes
         yield data[max(0, span.start - offset) : span.end - offset + 1]
+
+
+async def find(pool: asyncpg.Pool, job_id: uuid.UUID, tenant: str, name: str) -> asyncpg.Record | None:
+    """A finished artifact of a tenant's job, for a worker that reads it as an input; or None."""
+    row: asyncpg.Record | None = await pool.fetchrow(QUERIES.get_artifact, job_id, tenant, name)
+    return row
+
+
+async def chunk(pool: asyncpg.Pool, job_id: uuid.UUID, name: str, seq: int) -> bytes | None:
+    """Chunk `seq` of an artifact, or None if it is gone."""
+    data: bytes | None = await pool.fetchval(QUERIES.artifact_chunk, job_id, name, seq)
+    return data
+
+
+async def artifacts_present(
+    pool: asyncpg.Pool, tenant: str, refs: Sequence[ArtifactInput]
+) -> set[tuple[uuid.UUID, str]]:
+    """Which of these artifacts are finished artifacts of the tenant's jobs, as (job id, name)."""
+    rows = await pool.fetch(QUERIES.artifacts_present, tenant, [ref.job_id for ref in refs], [ref.name for ref in refs])
+    return {(row["job_id"], row["name"]) for row in rows}

@@ -18,7 +18,7 @@ from schemas.jobs import JobError, JobSpec, Notify, Tag
 MAX_NODES = 1000
 NodeKey = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 #: `<parent key>.result` followed by an optional dotted path into the parent's result.
-PARENT_REF = re.compile(r"^(?P<key>[A-Za-z0-9_-]+)\.result(\.[^.]+)*$")
+PARENT_REF = re.compile(r"^(?P<key>[A-Za-z0-9_-]+)\.(result(\.[^.]+)*|artifacts\.[A-Za-z0-9][A-Za-z0-9._-]{0,127})$")
 ITEM_REF = re.compile(r"^\$item(\.[^.]+)*$")
 
 
@@ -138,7 +138,7 @@ def check_refs(node: WorkflowNodeSubmit, at: str) -> list[FieldError]:
 def _parent_ref_problem(ref: str, depends_on: Sequence[str]) -> str | None:
     match = PARENT_REF.match(ref)
     if match is None:
-        return 'write "<parent key>.result" or "<parent key>.result.<path>"'
+        return 'write "<parent key>.result", "<parent key>.result.<path>" or "<parent key>.artifacts.<name>"'
     if match["key"] not in depends_on:
         return f'"{match["key"]}" is not in depends_on'
     return None

@@ -12,10 +12,12 @@ import asyncpg
 import msgspec
 
 from infra import batches, controls, jobs
+from infra.artifacts import artifacts_present
 from infra.dispatch import Dispatcher
 from infra.jobs import NewJob, to_dispatch
 from infra.settings import Settings
 from infra.subscriptions import url_refusal
+from schemas.artifacts import artifact_inputs
 from schemas.contracts import Contracts
 from schemas.engines import ENGINES
 from schemas.errors import FieldError, field_error, join_path, nul_errors
@@ -151,6 +153,22 @@ async def check_notify_webhooks(notifies: Sequence[tuple[str, Notify | None]], s
         FieldError(join_path(at, "webhook"), why)
         for at, notify in notifies
         if notify is not None and notify.webhook is not None and (why := refusals[notify.webhook]) is not None
+    ]
+    if errors:
+        raise SubmitError(errors)
+
+
+async def check_artifact_inputs(pool: asyncpg.Pool, tenant: str, params: Sequence[tuple[str, object]]) -> None:
+    """SubmitError naming the field of each `{"$artifact": "<job id>/<name>"}` in these params
+    (each at its path) that is not a finished artifact of the tenant's."""
+    wanted = [(join_path(at, path), ref) for at, value in params for path, ref in artifact_inputs(value)]
+    if not wanted:
+        return
+    found = await artifacts_present(pool, tenant, [ref for _, ref in wanted])
+    errors = [
+        FieldError(at, f"no artifact {ref.ref}: name a finished artifact of one of your jobs")
+        for at, ref in wanted
+        if (ref.job_id, ref.name) not in found
     ]
     if errors:
         raise SubmitError(errors)

@@ -40,6 +40,7 @@ from services.submit import (
     batch_hash,
     build_job,
     build_jobs,
+    check_artifact_inputs,
     check_backlog,
     check_notify_webhooks,
     submit_batch,
@@ -108,6 +109,7 @@ class JobController(Controller):
         data.idempotency_key = same_key(data.idempotency_key, idempotency_key)
         new = build_job(data, resources.registry, resources.settings)
         await check_notify_webhooks([("notify", data.notify)], resources.settings)
+        await check_artifact_inputs(resources.pool, principal.tenant, [("params", new.params)])
         await check_backlog(resources.pool, await resources.controls.get(), [new])
         [(row, created)] = await submit_jobs(resources.dispatcher, principal.tenant, [new])
         view = to_view(row)
@@ -130,6 +132,8 @@ class JobController(Controller):
         new = build_jobs(data.jobs, resources.registry, resources.settings, at="jobs")
         notifies = [(f"jobs[{index}].notify", job.notify) for index, job in enumerate(data.jobs)]
         await check_notify_webhooks(notifies, resources.settings)
+        params = [(f"jobs[{index}].params", job.params) for index, job in enumerate(new)]
+        await check_artifact_inputs(resources.pool, principal.tenant, params)
         await check_backlog(resources.pool, await resources.controls.get(), new, at="jobs")
         if idempotency_key is None:
             stored, created = await submit_jobs(resources.dispatcher, principal.tenant, new), True

@@ -341,3 +341,35 @@ async def test_fan_out_over_too_long_a_list_fails_the_node_clearly(client: httpx
     assert each["status"] == "failed" and each["error"]["type"] == "InputError"
     assert "10001 items, more than the 10000" in each["error"]["message"] and each["items_total"] is None
     assert nodes_by_key(done)["after"]["status"] == "cancelled"
+
+
+async def test_a_node_takes_a_parents_artifact_by_reference(client: httpx.AsyncClient) -> None:
+    # Given a card, its thumbnail made from it, and a node asking for an artifact the card lacks
+    card = {"key": "card", "engine": "image_generation", "operation": "render_card", "params": {"title": "Hello"}}
+    thumb = {
+        "key": "thumb",
+        "engine": "image_generation",
+        "operation": "thumbnail",
+        "params": {"image": ref("card.artifacts.card.png"), "size": 64},
+        "depends_on": ["card"],
+    }
+    missing = {**thumb, "key": "missing", "params": {"image": ref("card.artifacts.card.webp")}}
+    workflow = await submit_workflow(client, [card, thumb, missing], on_failure="continue")
+    done = await wait_for_workflow(client, workflow["id"], "failed", timeout=60)
+    # Then the thumbnail read the card's PNG, named by the card's job
+    card_job, thumb_job = await node_job(client, done, "card"), await node_job(client, done, "thumb")
+    assert thumb_job["status"] == "succeeded"
+    assert thumb_job["params"]["image"] == {"$artifact": f"{card_job['id']}/card.png"}
+    assert thumb_job["result"]["source_width"] == 1200 and max(thumb_job["result"]["width"], 64) == 64
+    # And the node naming an artifact the card did not make fails saying what it made
+    failed = nodes_by_key(done)["missing"]
+    assert failed["status"] == "failed" and failed["error"]["category"] == "permanent"
+    assert 'made no artifact "card.webp" (it made: card.png)' in failed["error"]["message"]
+
+
+async def test_an_artifact_reference_to_a_node_not_depended_on_is_refused(client: httpx.AsyncClient) -> None:
+    nodes = [echo("a", 1), echo("b", ref("a.artifacts.card.png"))]
+    refused = await client.post("/v1/workflows", json={"name": "test", "nodes": nodes})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "nodes[1].params"
+    assert '"a" is not in depends_on' in refused.json()["errors"][0]["message"]

@@ -83,6 +83,13 @@ def test_check_refs_requires_parents_and_for_each_for_item() -> None:
     assert check_refs(fan_root, "nodes[0]")[0].field == "nodes[0].for_each"
 
 
+def test_check_refs_takes_a_parents_artifact_by_name() -> None:
+    assert check_refs(node("b", "a", params={"image": {"$ref": "a.artifacts.card.png"}}), "nodes[1]") == []
+    for bad in ("a.artifacts", "a.artifacts./etc", "a.artifact.card.png"):
+        [error] = check_refs(node("b", "a", params={"image": {"$ref": bad}}), "nodes[1]")
+        assert "<parent key>.artifacts.<name>" in error.message
+
+
 def test_workflow_refuses_unknown_fields_and_too_many_nodes() -> None:
     base = {"key": "a", "engine": "general", "operation": "echo"}
     with pytest.raises(msgspec.ValidationError, match="status"):

@@ -43,3 +43,11 @@ FROM artifacts WHERE job_id = $1 AND tenant = $2 AND name = $3 AND sha256 <> '';
 -- One chunk's bytes.
 -- $1 job id, $2 name, $3 seq
 SELECT data FROM artifact_chunks WHERE job_id = $1 AND name = $2 AND seq = $3;
+
+-- name: artifacts_present
+-- Which of these (job id, name) pairs are finished artifacts of the tenant's jobs.
+-- $1 tenant, $2 job ids, $3 names (pairwise)
+SELECT a.job_id, a.name
+FROM artifacts a JOIN unnest($2::uuid[], $3::text[]) AS wanted(job_id, name)
+    ON a.job_id = wanted.job_id AND a.name = wanted.name
+WHERE a.tenant = $1 AND a.sha256 <> '';
