@@ -19,7 +19,7 @@ from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError, same_key
 from services.gateway.paging import after_cursor, text_filters, time_filters
-from services.submit import check_notify_webhooks
+from services.submit import check_artifact_inputs, check_notify_webhooks
 from services.workflows import build_workflow, submit_workflow
 
 WorkflowId = Annotated[uuid.UUID, Parameter(description="The workflow's id")]
@@ -52,6 +52,8 @@ class WorkflowController(Controller):
         data.idempotency_key = same_key(data.idempotency_key, idempotency_key)
         wf = build_workflow(data, resources.registry, resources.settings)
         await check_notify_webhooks([("notify", data.notify)], resources.settings)
+        params = [(f"nodes[{index}].params", node.params) for index, node in enumerate(data.nodes)]
+        await check_artifact_inputs(resources.pool, principal.tenant, params)
         row, created = await submit_workflow(resources.dispatcher, principal.tenant, wf)
         view = await self._view(resources, principal, row["id"])
         return Response(view, status_code=202 if created else 200, headers={"Location": f"{self.path}/{view.id}"})

@@ -373,3 +373,12 @@ async def test_an_artifact_reference_to_a_node_not_depended_on_is_refused(client
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"][0]["field"] == "nodes[1].params"
     assert '"a" is not in depends_on' in refused.json()["errors"][0]["message"]
+
+
+async def test_a_workflow_naming_an_artifact_of_no_job_of_its_tenant_is_refused(client: httpx.AsyncClient) -> None:
+    image = {"$artifact": "01234567-89ab-7def-8123-456789abcdef/card.png"}
+    nodes = [echo("a", 1), {**echo("b", 1, "a"), "engine": "image_generation", "operation": "thumbnail",
+                            "params": {"image": image}}]  # fmt: skip
+    refused = await client.post("/v1/workflows", json={"name": "test", "nodes": nodes})
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["nodes[1].params.image"]
