@@ -8,7 +8,7 @@ from pathlib import Path
 import structlog
 
 from infra.local.net import host_port, is_local, port_open, wait_for_port
-from infra.local.packages import install_packages
+from infra.local.packages import install_packages, missing_tools
 from infra.local.postgres import LocalPostgres, ServiceError, pg_bindir
 from infra.local.rabbitmq import LocalRabbitMQ, enable_management, rabbitmq_server
 from infra.settings import Settings
@@ -72,8 +72,9 @@ def to_start(settings: Settings) -> list[str]:
 
 def ensure_services(settings: Settings) -> Ensured:
     """Make PostgreSQL and RabbitMQ (with its management console) reachable, installing their
-    packages first where they are missing and this process can (see infra.local.packages)."""
-    install_packages([package for package in to_start(settings) if not installed(package)])
+    packages first where they are missing and this process can (see infra.local.packages),
+    with the engines' tools (espeak-ng) in the same run."""
+    install_packages([package for package in to_start(settings) if not installed(package)], tools=missing_tools())
     ensured = Ensured()
     host, port = host_port(settings.database_url, 5432)
     if port_open(host, port):

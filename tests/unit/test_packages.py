@@ -1,4 +1,4 @@
-"""Installing missing RabbitMQ/PostgreSQL packages: what would run, and when it cannot."""
+"""Installing missing RabbitMQ/PostgreSQL packages and engine tools: what would run, and when it cannot."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.packages import install_packages
+from infra.local.packages import install_packages, missing_tools
 from infra.local.postgres import ServiceError
 
 
@@ -77,3 +77,43 @@ def test_a_failing_install_is_a_service_error(tmp_path: Path) -> None:
     with pytest.raises(ServiceError, match="apt-get update"):
         install_packages(["postgresql"], run=fail, is_root=True, has_apt=True, policy=tmp_path / "policy-rc.d")
     assert not (tmp_path / "policy-rc.d").exists()
+
+
+def test_a_missing_tool_is_installed_in_the_same_apt_get_run_as_the_servers(tmp_path: Path) -> None:
+    # Given root, apt-get, PostgreSQL missing and espeak-ng not on PATH
+    run = Recorder(tmp_path / "policy-rc.d")
+    tools = missing_tools(which=lambda program: None)
+    assert tools == ["espeak-ng"]
+    # When set-up installs what is missing
+    install_packages(["postgresql"], tools=tools, run=run, is_root=True, has_apt=True, policy=run.policy)
+    # Then one update and one install take both
+    assert run.commands == [
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "--no-install-recommends", "postgresql", "espeak-ng"],
+    ]
+
+
+def test_a_tool_on_path_is_not_missing() -> None:
+    assert missing_tools(which=lambda program: f"/usr/bin/{program}") == []
+
+
+@pytest.mark.parametrize(("is_root", "has_apt"), [(False, True), (True, False)])
+def test_without_root_or_apt_a_missing_tool_is_a_warning_not_an_error(
+    tmp_path: Path, is_root: bool, has_apt: bool
+) -> None:
+    # Given espeak-ng missing where Conveyor cannot install it, Then set-up goes on (a warning)
+    run = Recorder(tmp_path / "policy-rc.d")
+    install_packages([], tools=["espeak-ng"], run=run, is_root=is_root, has_apt=has_apt, policy=run.policy)
+    assert run.commands == []
+    # But a missing server is still an error, with the tool's warning beside it
+    with pytest.raises(ServiceError, match="RabbitMQ"):
+        install_packages(["rabbitmq-server"], tools=["espeak-ng"], run=run, is_root=is_root, has_apt=has_apt,
+                         policy=run.policy)  # fmt: skip
+
+
+def test_a_failing_install_of_tools_only_is_a_warning(tmp_path: Path) -> None:
+    def fail(argv: Sequence[str], env: Mapping[str, str]) -> None:
+        raise OSError("no network")
+
+    install_packages([], tools=["espeak-ng"], run=fail, is_root=True, has_apt=True, policy=tmp_path / "p")
+    assert not (tmp_path / "p").exists()
