@@ -400,11 +400,11 @@ def print_streams(figures: dict[str, Any]) -> None:
 
 def print_operations(rows: list[dict[str, Any]]) -> None:
     """The per-operation rows: run times in the worker's process, without queue or database."""
-    print("operation run times (in process; p50 / p95 of 20 runs, and the first run)")
+    print("operation run times (in process; p50 / p95 of up to 20 runs or 10 s, and the first run)")
     for row in rows:
         print(
-            f"  {row['operation']:<36} {row['input']:<52} p50 {row['p50_ms']:8.2f} ms   "
-            f"p95 {row['p95_ms']:8.2f} ms   first {row['first_ms']:8.1f} ms"
+            f"  {row['operation']:<38} {row['input']:<50} p50 {row['p50_ms']:8.2f} ms   "
+            f"p95 {row['p95_ms']:8.2f} ms   runs {row['runs']:>3}   first {row['first_ms']:8.1f} ms"
         )
 
 
