@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
+
+from schemas.generation import Prices, parse_prices
 
 PREFIX = "CONVEYOR_"
 
@@ -89,6 +91,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     smtp_from: str = "Conveyor <conveyor@localhost>"
     #: Where people reach this installation (links in e-mail and the inbox).
     public_url: str = "http://127.0.0.1:8000"
+    #: An OpenAI-compatible chat-completions endpoint's base URL (`…/v1`: OpenAI, vLLM, Ollama,
+    #: llama.cpp's server) for generative operations. Empty: they use the local composer.
+    llm_url: str = ""
+    #: Its bearer key (empty: none sent). Never shown by repr, logs or results.
+    llm_api_key: str = ""
+    #: The model asked for (required with llm_url).
+    llm_model: str = ""
+    #: USD per million tokens per model, `model=input/output[,…]`, e.g. `gpt-4o-mini=0.15/0.60`.
+    llm_prices: str = ""
+    #: How long the provider may stay silent (connecting, before the first token, between
+    #: tokens) before the attempt counts as timed out (and is retried).
+    llm_timeout_seconds: float = 60.0
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     #: Where `make services` keeps the data of the RabbitMQ and PostgreSQL it starts.
@@ -101,6 +115,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         except ValueError as exc:
             raise ValueError(f"webhook_retry_schedule: {exc}") from None
         self.webhook_private_exemptions()
+        try:
+            self.llm_price_table()
+        except ValueError as exc:
+            raise ValueError(f"llm_prices: {exc}") from None
+        if self.llm_url and not self.llm_model:
+            raise ValueError("llm_model: required when CONVEYOR_LLM_URL is set (the model to ask for)")
+        if self.llm_url and not self.llm_url.startswith(("http://", "https://")):
+            raise ValueError(f"llm_url: {self.llm_url!r} is not an http:// or https:// URL")
+
+    def __repr__(self) -> str:
+        # the provider key stays out of reprs (and so of logs and tracebacks)
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in self.__rich_repr__())})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """The fields, the provider key masked."""
+        shown = msgspec.structs.asdict(self)
+        return [(name, ("***" if value else "") if name == "llm_api_key" else value) for name, value in shown.items()]
+
+    def llm_price_table(self) -> Prices:
+        """CONVEYOR_LLM_PRICES as {model: (input, output)} USD per million tokens."""
+        return parse_prices(self.llm_prices)
 
     def webhook_retry_delays(self) -> tuple[float, ...]:
         """The webhook retry schedule in seconds."""

@@ -112,6 +112,9 @@ def _item(key: GroupKey, row: Mapping[str, Any] | None, minutes: float, backlog:
         run_time_ms=None if row is None else percentiles(row["run_hist"]),
         wait_time_ms=None if row is None else percentiles(row["wait_hist"]),
         backlog=backlog,
+        prompt_tokens=0 if row is None else int(row["prompt_tokens"] or 0),
+        completion_tokens=0 if row is None else int(row["completion_tokens"] or 0),
+        cost=0.0 if row is None else round(float(row["cost"] or 0), 8),
     )
 
 

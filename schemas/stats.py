@@ -227,6 +227,11 @@ class StatsItem(msgspec.Struct, kw_only=True, omit_defaults=True):
     wait_time_ms: Percentiles | None
     #: Jobs of the group queued, scheduled or retrying now.
     backlog: int
+    #: Tokens of the generative jobs that succeeded in the window (their results' `usage`).
+    prompt_tokens: int
+    completion_tokens: int
+    #: What they cost, in US dollars (their results' `cost`; unpriced ones count nothing).
+    cost: float
 
 
 class StatsView(msgspec.Struct, kw_only=True):

@@ -5,7 +5,9 @@
 - sentiment: VADER (vaderSentiment), for the text and each sentence;
 - keywords: YAKE (yake);
 - readability: the classic formulas over counts, syllables by hyphenation (pyphen);
-- detect_language: langdetect, seeded so that a text always gets the same answer.
+- detect_language: langdetect, seeded so that a text always gets the same answer;
+- generate, transform: the configured provider (actors/llm.py), or the local composer
+  (actors/composer.py) when there is none.
 
 Sentences are split by segtok. The libraries' tables (VADER's lexicon, the hyphenation
 dictionary, langdetect's profiles) load once per process, on first use.
@@ -29,16 +31,21 @@ from langdetect.lang_detect_exception import LangDetectException
 from segtok.segmenter import split_multi
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from actors.sdk import JobContext, PermanentError, operation
+from actors import composer, llm
+from actors.sdk import JobContext, PermanentError, TransientError, operation
 from schemas.contracts.text_intelligence import (
     DETECT_LANGUAGE,
+    GENERATE,
     KEYWORDS,
     READABILITY,
     SENTIMENT,
     SUMMARIZE,
+    TRANSFORM,
     DetectedLanguage,
     DetectLanguageParams,
     Difficulty,
+    GeneratedText,
+    GenerateParams,
     Keyword,
     Keywords,
     KeywordsParams,
@@ -52,7 +59,10 @@ from schemas.contracts.text_intelligence import (
     SentimentParams,
     SummarizeParams,
     Summary,
+    TransformedText,
+    TransformParams,
 )
+from schemas.generation import LOCAL_MODEL, estimate_tokens
 
 #: Words: runs of letters, with inner apostrophes ("don't", "l'eau").
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -332,3 +342,116 @@ def detect_language(ctx: JobContext, p: DetectLanguageParams) -> DetectedLanguag
     ctx.progress(0.1, "comparing with language profiles")
     found = guesses(p.text)
     return DetectedLanguage(language=found[0].language, probability=found[0].probability, candidates=found)
+
+
+# -- generate and transform (a provider, or the local composer) -------------------------------
+
+#: max_tokens asked of the provider per kind and length.
+MAX_TOKENS = {
+    "blog_post": {"short": 600, "medium": 1100, "long": 2000},
+    "caption": {"short": 100, "medium": 160, "long": 260},
+    "script": {"short": 450, "medium": 850, "long": 1500},
+}
+KIND_WORDS = {
+    "blog_post": "a blog post in Markdown: its title on the first line as '# Title', then sections with '## ' headings",
+    "caption": "a social media caption, ending with a few relevant hashtags",
+    "script": "a short video script: lines starting with [HOOK], [SCENE 1], [SCENE 2] … and [CLOSE]",
+}
+LENGTH_WORDS = {
+    "blog_post": {"short": "about 250 words", "medium": "about 500 words", "long": "about 1,000 words"},
+    "caption": {"short": "one sentence", "medium": "two sentences", "long": "three sentences"},
+    "script": {"short": "two scenes", "medium": "four scenes", "long": "six scenes"},
+}
+
+
+def generate_messages(p: GenerateParams) -> list[llm.Message]:
+    """The chat messages that ask a model for the text."""
+    asks = [f"Write {KIND_WORDS[p.kind]}, {LENGTH_WORDS[p.kind][p.length]}, about: {p.topic}.",
+            f"Tone: {p.tone}."]  # fmt: skip
+    if p.audience:
+        asks.append(f"Audience: {p.audience}.")
+    if p.keywords:
+        asks.append(f"Use these words or phrases: {', '.join(p.keywords)}.")
+    if p.source:
+        asks.append(f"Draw on this material, and invent no facts beyond it:\n\n{p.source}")
+    system = "You are a careful professional writer. Answer with the requested text only, no preamble."
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(asks)}]
+
+
+def title_of(text: str) -> tuple[str | None, str]:
+    """A Markdown text's `# Title` line (if it starts with one), and the text."""
+    first = text.lstrip().split("\n", 1)[0].strip()
+    return (first.lstrip("#").strip() or None, text.strip()) if first.startswith("# ") else (None, text.strip())
+
+
+@operation(GENERATE)
+def generate(ctx: JobContext, p: GenerateParams) -> GeneratedText:
+    """A blog post, caption or script: by the configured model, or the local composer."""
+    provider = llm.provider_of(ctx)
+    if provider is None:
+        ctx.progress(0.1, "composing locally")
+        title, text = composer.compose_generate(p)
+        usage = composer.local_usage(" ".join(filter(None, [p.topic, p.source, *p.keywords])), text)
+        return GeneratedText(provider="local", model=LOCAL_MODEL, usage=usage, cost=0.0, kind=p.kind, title=title,
+                             text=text, words=len(words_of(text)))  # fmt: skip
+    done = llm.complete(ctx, provider, generate_messages(p), max_tokens=MAX_TOKENS[p.kind][p.length])
+    title, text = title_of(done.text) if p.kind == "blog_post" else (None, done.text.strip())
+    if not words_of(text):
+        raise TransientError("the model answered with no text")
+    return GeneratedText(provider="openai-compatible", model=done.model, usage=done.usage, cost=done.cost,
+                         kind=p.kind, title=title, text=text, words=len(words_of(text)))  # fmt: skip
+
+
+def transform_messages(p: TransformParams) -> list[llm.Message]:
+    """The chat messages that ask a model for the rewrite."""
+    asks = []
+    if p.tone:
+        asks.append(f"Rewrite it in a {p.tone} tone.")
+    if p.language:
+        asks.append(f"Translate it into the language with code {p.language}.")
+    if p.platform:
+        from actors.engines.social_media_planner import RULES  # (it imports this module)
+
+        asks.append(f"Adapt it as a post for {p.platform}, within {RULES[p.platform].limit} characters.")
+    system = ("You rewrite texts as asked. Keep the meaning and every fact; add none. "
+              "Answer with the rewritten text only.")  # fmt: skip
+    return [{"role": "system", "content": system},
+            {"role": "user", "content": " ".join(asks) + "\n\nThe text:\n\n" + p.text}]  # fmt: skip
+
+
+@operation(TRANSFORM)
+def transform(ctx: JobContext, p: TransformParams) -> TransformedText:
+    """The text in another tone, language or platform's form."""
+    if not words_of(p.text):
+        raise PermanentError("the text has no words to work on")
+    provider = llm.provider_of(ctx)
+    if provider is None:
+        return transform_locally(ctx, p)
+    done = llm.complete(ctx, provider, transform_messages(p), max_tokens=min(4000, 2 * estimate_tokens(p.text) + 200),
+                        label="rewriting")  # fmt: skip
+    text, changes = done.text.strip(), [f"rewritten by {done.model}"]
+    length = limit = None
+    if p.platform:
+        text, more, length, limit = composer.adapt(text, p.platform)
+        changes += [c for c in more if c.startswith("cut")]
+    return TransformedText(provider="openai-compatible", model=done.model, usage=done.usage, cost=done.cost,
+                           text=text, changes=changes, length=length, limit=limit)  # fmt: skip
+
+
+def transform_locally(ctx: JobContext, p: TransformParams) -> TransformedText:
+    """The local composer's rewrite: tone by word rules, then the platform's layout."""
+    if p.language is not None:
+        raise PermanentError(
+            "translation needs a language model: set CONVEYOR_LLM_URL (the local composer does not translate)"
+        )
+    ctx.progress(0.1, "rewriting locally")
+    text, length, limit = p.text.strip(), None, None
+    changes: list[str] = []
+    if p.tone is not None:
+        text, changes = composer.retone(text, p.tone)
+    if p.platform is not None:
+        ctx.raise_if_cancelled()
+        text, more, length, limit = composer.adapt(text, p.platform)
+        changes += more
+    return TransformedText(provider="local", model=LOCAL_MODEL, usage=composer.local_usage(p.text, text), cost=0.0,
+                           text=text, changes=changes or ["nothing to change"], length=length, limit=limit)  # fmt: skip

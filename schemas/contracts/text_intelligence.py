@@ -1,5 +1,6 @@
-"""Contracts of the `text_intelligence` engine's analysis operations, which run locally with
-no model and no network: summarize, sentiment, keywords, readability, detect_language."""
+"""Contracts of the `text_intelligence` engine: its analysis operations, which run locally with
+no model and no network (summarize, sentiment, keywords, readability, detect_language), and its
+generative ones (generate, transform), which call the configured provider or the local composer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from schemas.contracts import contract
+from schemas.generation import Generation
 
 #: The longest text an analysis operation takes (characters).
 MAX_TEXT = 200_000
@@ -208,4 +210,101 @@ DETECT_LANGUAGE = contract(
     ),
     example={"text": "Les travaux de nuit sont terminés et le rapport sera envoyé demain matin."},
     timeout_seconds=120,
+)
+
+
+# -- generative operations (a provider, or the local composer) --------------------------------
+
+Kind = Literal["blog_post", "caption", "script"]
+Tone = Literal["neutral", "friendly", "professional", "playful", "persuasive", "inspirational"]
+Length = Literal["short", "medium", "long"]
+#: The platforms a text can be adapted to (those of social_media_planner).
+Platform = Literal["x", "linkedin", "instagram", "tiktok", "facebook"]
+Topic = Annotated[str, Meta(min_length=1, max_length=500, description="What the text is about")]
+Audience = Annotated[str, Meta(min_length=1, max_length=200, description="Who it is for")]
+Source = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT, description="Material to draw on")]
+Phrase = Annotated[str, Meta(min_length=1, max_length=80)]
+
+
+class GenerateParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    kind: Kind
+    topic: Topic
+    #: Notes, an article or a transcript the text draws on (the local composer writes from it).
+    source: Source | None = None
+    tone: Tone = "neutral"
+    #: short, medium or long (for a blog post about 250, 500 or 1,000 words; a caption a hook and
+    #: one to three sentences; a script two, four or six scenes).
+    length: Length = "medium"
+    audience: Audience | None = None
+    #: Words or phrases the text should use.
+    keywords: Annotated[list[Phrase], Meta(max_length=20)] = []
+
+
+class GeneratedText(Generation, kw_only=True):
+    kind: Kind
+    #: The title (a blog post's; null for captions and scripts).
+    title: str | None
+    #: The text (Markdown for a blog post: `## ` section headings; a script's lines start with
+    #: `[HOOK]`, `[SCENE n]`, `[CLOSE]`).
+    text: str
+    words: int
+
+
+GENERATE = contract(
+    "text_intelligence",
+    "generate",
+    params=GenerateParams,
+    result=GeneratedText,
+    description=(
+        "Write a blog post, a caption or a video script on a topic, in a tone, length and for an audience: by "
+        "the configured model (CONVEYOR_LLM_URL), or else by the local composer from the topic and source "
+        "(`provider` says which). Carries `usage` and `cost`."
+    ),
+    example={
+        "kind": "blog_post",
+        "topic": "background jobs for AI features",
+        "source": EXAMPLE_TEXT,
+        "tone": "friendly",
+        "length": "short",
+        "audience": "product engineers",
+    },
+    timeout_seconds=600,
+)
+
+
+class TransformParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    text: Text
+    #: Rewrite in this tone.
+    tone: Tone | None = None
+    #: Translate into this language (ISO 639-1, e.g. `fr`, `pt-BR`); needs a provider.
+    language: Annotated[str, Meta(pattern="^[a-z]{2}(-[A-Za-z]{2,4})?$")] | None = None
+    #: Adapt as a post for this platform (its length limit and hashtag habits).
+    platform: Platform | None = None
+
+    def __post_init__(self) -> None:
+        if self.tone is None and self.language is None and self.platform is None:
+            raise ValueError("name at least one of tone, language or platform")
+
+
+class TransformedText(Generation, kw_only=True):
+    text: str
+    #: What was changed, in words ("expanded 2 contractions", "cut to fit 280 characters").
+    changes: list[str]
+    #: With a platform: the text's length as the platform counts it, and its limit.
+    length: int | None = None
+    limit: int | None = None
+
+
+TRANSFORM = contract(
+    "text_intelligence",
+    "transform",
+    params=TransformParams,
+    result=TransformedText,
+    description=(
+        "Rewrite a text: change its tone, translate it, adapt it to a platform (any combination). By the "
+        "configured model, or else by the local composer's rules (tone and platform; translation needs a "
+        "provider). Carries `usage` and `cost`."
+    ),
+    example={"text": EXAMPLE_TEXT, "tone": "professional", "platform": "linkedin"},
+    timeout_seconds=600,
 )

@@ -1,18 +1,19 @@
 -- name: stats_window
 -- The rollup rows of a window (given as its (span, bucket) pairs), and the pending changes of
--- its minutes, summed per group; the key columns not grouped on are null. One tenant's rows,
--- or every tenant's.
+-- its minutes, summed per group (tokens and cost of generative jobs too); the key columns not
+-- grouped on are null. One tenant's rows, or every tenant's.
 -- $1 spans, $2 bucket starts (pairs with $1), $3 tenant (null: all), $4 group by: 'queue',
 -- 'operation' (within its queue) or 'tenant', $5 window start
 WITH rows AS (
     SELECT s.tenant, s.engine, s.operation, s.submitted, s.started, s.succeeded, s.failed,
-           s.cancelled, s.retried, s.run_hist, s.wait_hist
+           s.cancelled, s.retried, s.run_hist, s.wait_hist, s.prompt_tokens, s.completion_tokens, s.cost
     FROM unnest($1::text[], $2::timestamptz[]) AS w(span, bucket)
     JOIN job_stats s ON s.span = w.span AND s.bucket = w.bucket
     UNION ALL
     SELECT p.tenant, p.engine, p.operation, sum(p.submitted), sum(p.started), sum(p.succeeded),
            sum(p.failed), sum(p.cancelled), sum(p.retried), conveyor_hist_of(conveyor_buckets(p.run_buckets)),
-           conveyor_hist_of(conveyor_buckets(p.wait_buckets))
+           conveyor_hist_of(conveyor_buckets(p.wait_buckets)), sum(p.prompt_tokens), sum(p.completion_tokens),
+           sum(p.cost)
     FROM job_stats_pending p
     WHERE p.minute >= $5
     GROUP BY p.tenant, p.engine, p.operation
@@ -23,7 +24,9 @@ SELECT CASE WHEN $4::text IN ('queue', 'operation') THEN r.engine END AS engine,
        sum(r.submitted)::bigint AS submitted, sum(r.started)::bigint AS started,
        sum(r.succeeded)::bigint AS succeeded, sum(r.failed)::bigint AS failed,
        sum(r.cancelled)::bigint AS cancelled, sum(r.retried)::bigint AS retried,
-       conveyor_hist_sum(r.run_hist) AS run_hist, conveyor_hist_sum(r.wait_hist) AS wait_hist
+       conveyor_hist_sum(r.run_hist) AS run_hist, conveyor_hist_sum(r.wait_hist) AS wait_hist,
+       sum(r.prompt_tokens)::bigint AS prompt_tokens, sum(r.completion_tokens)::bigint AS completion_tokens,
+       sum(r.cost)::double precision AS cost
 FROM rows r
 WHERE ($3::text IS NULL OR r.tenant = $3::text)
 GROUP BY 1, 2, 3
@@ -128,11 +131,13 @@ WITH moved AS (
 ), totals AS (
     INSERT INTO job_stats_totals AS t (
         tenant, engine, operation, submitted, started, succeeded, failed, cancelled, retried,
-        run_ms, wait_ms, run_hist, wait_hist, scheduled, waiting, queued, running, retrying)
+        run_ms, wait_ms, run_hist, wait_hist, scheduled, waiting, queued, running, retrying,
+        prompt_tokens, completion_tokens, cost)
     SELECT m.tenant, m.engine, m.operation, sum(m.submitted), sum(m.started), sum(m.succeeded),
            sum(m.failed), sum(m.cancelled), sum(m.retried), sum(m.run_ms), sum(m.wait_ms),
            conveyor_hist_of(conveyor_buckets(m.run_buckets)), conveyor_hist_of(conveyor_buckets(m.wait_buckets)), sum(m.scheduled),
-           sum(m.waiting), sum(m.queued), sum(m.running), sum(m.retrying)
+           sum(m.waiting), sum(m.queued), sum(m.running), sum(m.retrying),
+           sum(m.prompt_tokens), sum(m.completion_tokens), sum(m.cost)
     FROM moved m
     GROUP BY m.tenant, m.engine, m.operation
     ORDER BY m.tenant, m.engine, m.operation
@@ -151,14 +156,18 @@ WITH moved AS (
         waiting = t.waiting + excluded.waiting,
         queued = t.queued + excluded.queued,
         running = t.running + excluded.running,
-        retrying = t.retrying + excluded.retrying
+        retrying = t.retrying + excluded.retrying,
+        prompt_tokens = t.prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = t.completion_tokens + excluded.completion_tokens,
+        cost = t.cost + excluded.cost
 ), rollups AS (
     INSERT INTO job_stats AS s (
         span, bucket, tenant, engine, operation, submitted, started, succeeded, failed, cancelled,
-        retried, run_ms, wait_ms, run_hist, wait_hist)
+        retried, run_ms, wait_ms, run_hist, wait_hist, prompt_tokens, completion_tokens, cost)
     SELECT g.span, g.bucket, m.tenant, m.engine, m.operation, sum(m.submitted), sum(m.started),
            sum(m.succeeded), sum(m.failed), sum(m.cancelled), sum(m.retried), sum(m.run_ms),
-           sum(m.wait_ms), conveyor_hist_of(conveyor_buckets(m.run_buckets)), conveyor_hist_of(conveyor_buckets(m.wait_buckets))
+           sum(m.wait_ms), conveyor_hist_of(conveyor_buckets(m.run_buckets)), conveyor_hist_of(conveyor_buckets(m.wait_buckets)),
+           sum(m.prompt_tokens), sum(m.completion_tokens), sum(m.cost)
     FROM moved m
     CROSS JOIN LATERAL (VALUES
         ('minute', m.minute),
@@ -178,7 +187,10 @@ WITH moved AS (
         run_ms = s.run_ms + excluded.run_ms,
         wait_ms = s.wait_ms + excluded.wait_ms,
         run_hist = conveyor_hist_add(s.run_hist, excluded.run_hist),
-        wait_hist = conveyor_hist_add(s.wait_hist, excluded.wait_hist)
+        wait_hist = conveyor_hist_add(s.wait_hist, excluded.wait_hist),
+        prompt_tokens = s.prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = s.completion_tokens + excluded.completion_tokens,
+        cost = s.cost + excluded.cost
 )
 SELECT count(*) FROM moved;
 
