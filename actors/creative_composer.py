@@ -1,144 +1,106 @@
 """The local composer's creative writing (creative_assistant without a provider): ideas from
-templates per angle, outlines from templates per kind, both filled with the topic and the
-source's key phrases and sentences; refinement by rules read from the feedback (avoid …, a
-tone, shorter, focus on …, for …), best-fitting suggestions first. Deterministic.
+templates per angle, outlines from templates per kind, both read with any topic (a noun phrase
+or a clause: "why …", "how to …") and drawing on the source's key phrases and central sentences;
+refinement by rules read from the feedback (avoid …, a tone, shorter, focus on …, for …) that
+lists only what changed the text, best-meeting suggestions first. Deterministic.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from actors import composer
-from actors.engines.text_intelligence import sentences_of, words_of
+from actors.creative_refine import as_suggestion, refine_locally
+from actors.creative_templates import ANGLE_TEMPLATES, KINDS, OWN_ANGLE
+from actors.engines.text_intelligence import key_phrases, sentences_of, stop_words, textrank, words_of
 from schemas.contracts.creative_assistant import (
     ANGLES,
     BrainstormParams,
     Idea,
     OutlineParams,
     OutlineSection,
-    RefinedSuggestion,
-    RefineParams,
-    Suggestion,
 )
-from schemas.contracts.text_intelligence import Tone
 
-TEMPLATES: dict[str, tuple[str, str]] = {
-    "how-to": (
-        "How to get started with {topic}",
-        "A practical, step-by-step guide for {audience}, from {p0} to a first result.",
-    ),
-    "listicle": (
-        "7 things {audience} should know about {topic}",
-        "Short, skimmable points on {topic}, from {p0} to {p1}.",
-    ),
-    "myth-busting": (
-        "{Topic}: the myths that hold people back",
-        "Takes the common beliefs about {p0} and tests each against what actually happens.",
-    ),
-    "case study": (
-        "How one team made {topic} work",
-        "A real rollout told start to finish: the problem, what they tried with {p0}, and what changed.",
-    ),
-    "contrarian": (
-        "Why {topic} is not always the answer",
-        "Argues where {topic} does not pay off, and what {audience} can do instead.",
-    ),
-    "beginner's guide": (
-        "{Topic} for beginners",
-        "Explains {topic} from scratch for {audience}, with {p0} as the first example.",
-    ),
-    "by the numbers": (
-        "{Topic} by the numbers",
-        "The figures that matter about {p0}: what they say, and what they leave out.",
-    ),
-    "mistakes to avoid": (
-        "5 mistakes to avoid with {topic}",
-        "The errors people make with {p0}, and how to avoid each one.",
-    ),
-    "future trends": ("Where {topic} is heading next", "What is changing in {p0}, and how {audience} can get ready."),
-    "behind the scenes": ("Behind the scenes of {topic}", "How {topic} really works day to day, {p0} included."),
-    "comparison": (
-        "{P0} or {P1}: which fits?",
-        "Compares {p0} and {p1} for {audience}, ending with a clear recommendation.",
-    ),
-    "checklist": ("The {topic} checklist", "Everything to check before starting with {topic}, {p0} first."),
-}
-OWN_ANGLE = ("{Topic}: {angle}", "A piece on {topic} from the angle of {angle}, for {audience}, drawing on {p0}.")
+__all__ = ["as_suggestion", "brainstorm_locally", "outline_locally", "refine_locally"]
 
-ENDS: dict[str, tuple[tuple[str, list[str]], tuple[str, list[str]]]] = {
-    "blog_post": (
-        ("Introduction", ["Why {topic} matters to {audience}", "What this post covers"]),
-        ("Conclusion", ["The one thing to remember about {topic}", "What to do next"]),
-    ),
-    "video_script": (
-        ("Hook", ["Open on the problem {topic} solves", "Promise what viewers will learn"]),
-        ("Call to action", ["Recap in one line", "Tell viewers the next step"]),
-    ),
-    "talk": (
-        ("Opening", ["A story that shows why {topic} matters", "The three things this talk covers"]),
-        ("Closing and Q&A", ["Recap the main points", "Take questions"]),
-    ),
-    "newsletter": (
-        ("This issue", ["The news on {topic} in one paragraph"]),
-        ("Until next time", ["One link worth reading", "What the next issue covers"]),
-    ),
-    "report": (
-        ("Summary", ["The findings on {topic} in brief", "Who should read on"]),
-        ("Recommendations", ["What to do first", "What to measure"]),
-    ),
-}
-TITLES = {
-    "blog_post": "{Topic}: what {audience} should know",
-    "video_script": "{Topic} in five minutes",
-    "talk": "{Topic}: lessons learned",
-    "newsletter": "This week in {topic}",
-    "report": "{Topic}: findings and recommendations",
-}
-
-TONE_WORDS: dict[str, Tone] = {
-    "professional": "professional",
-    "formal": "professional",
-    "friendly": "friendly",
-    "casual": "friendly",
-    "warm": "friendly",
-    "playful": "playful",
-    "fun": "playful",
-    "funny": "playful",
-    "witty": "playful",
-    "persuasive": "persuasive",
-    "convincing": "persuasive",
-    "punchy": "persuasive",
-    "inspiring": "inspirational",
-    "inspirational": "inspirational",
-    "uplifting": "inspirational",
-    "neutral": "neutral",
-    "plain": "neutral",
-}
-SHORTER = re.compile(r"\b(shorter|short|concise|brief|briefer|too long|tighter|trim)\b")
-FOCUS = re.compile(r"\b(?:focus on|more about|emphasi[sz]e|highlight|include|mention)\s+([^,;.]+)")
-AVOID = re.compile(r"\b(?:avoid|without|drop|remove|less|no)\s+([^,;.]+)")
-AUDIENCE = re.compile(r"\bfor\s+([^,;.]+)")
-JARGON = {
-    "leverage": "use",
-    "utilize": "use",
-    "synergy": "teamwork",
-    "paradigm": "model",
-    "actionable": "practical",
-    "best-in-class": "good",
-    "game-changer": "big change",
-    "circle back": "follow up",
-}
-MAX_SHORT_WORDS = 20
+CLAUSE = re.compile(r"^(why|how|what|when|where|who|which|whether|should|can|could|do|does|is|are|will)\b", re.I)
+#: The relevance (YAKE, the best 1) a key phrase said only once needs to be written about.
+GOOD_PHRASE = 0.6
+NUMBER = re.compile(r"\d|\b(percent|half|twice|ten|hundred|thousand|million|billion)\b", re.I)
 
 
-def fill(template: str, p: Any, phrases: list[str], **more: str) -> str:
-    """A template filled with the topic, audience and phrases (p0, p1; capitalised P0, P1)."""
-    p0, p1 = [*phrases, p.topic, p.topic][:2]
+# -- material ----------------------------------------------------------------------------------
+
+
+def is_clause(topic: str) -> bool:
+    """Whether the topic is a question or clause ("why …", "how to …") rather than a noun phrase."""
+    return bool(CLAUSE.match(topic.strip())) or topic.strip().endswith("?")
+
+
+def central(source: str | None) -> list[str]:
+    """The source's sentences, most central first."""
+    found = [s for s in sentences_of(source or "") if words_of(s)]
+    if len(found) < 2:
+        return found
+    scores = textrank(found)
+    return [found[i] for i in sorted(range(len(found)), key=lambda i: (-scores[i], i))]
+
+
+def as_written(phrase: str, source: str) -> str:
+    """A phrase in lower case unless the source writes it capitalised mid-sentence (a name)."""
+    if phrase.isupper() or re.search(rf"(?<=[\w,;] ){re.escape(phrase)}\b", source):
+        return phrase
+    return phrase.lower() if re.search(rf"\b{re.escape(phrase.lower())}\b", source) or phrase[1:].islower() else phrase
+
+
+def phrases_of(source: str | None, topic: str, n: int) -> list[str]:
+    """Up to n key phrases of the source worth writing about: those repeated across its sentences
+    (longer ones ahead of their words), then the most relevant others; none only the topic's
+    words, ending in one of them ("cheaper solar") or overlapping another but in those."""
+    if not source or not words_of(source) or n < 1:
+        return []
+    lowered = [s.lower() for s in sentences_of(source)]
+    topic_words, stops = {w.lower() for w in words_of(topic)}, stop_words()
+    scored = []
+    for phrase, relevance in key_phrases(source, 6 * n + 10, max_words=3):
+        words = [w.lower() for w in words_of(phrase)]
+        if not words or set(words) <= topic_words | stops or words[0] in stops or words[-1] in stops | topic_words:
+            continue
+        hits = sum(1 for s in lowered if re.search(rf"\b{re.escape(phrase.lower())}\b", s))
+        if hits > 1 or relevance >= GOOD_PHRASE:
+            scored.append((hits * (1.5 if len(words) > 1 else 1.0) + relevance, phrase, set(words) - topic_words))
+    chosen: list[str] = []
+    taken: set[str] = set()
+    for _, phrase, own in sorted(scored, key=lambda x: -x[0]):
+        if own and not own & taken:
+            chosen.append(as_written(phrase, source))
+            taken |= own
+    return chosen[:n]
+
+
+def mentioning(sentences: list[str], phrase: str, used: set[str], topic: str = "") -> str | None:
+    """The most central sentence not used yet that mentions the phrase (or all its own words)."""
+    own = {w.lower() for w in words_of(phrase)} - {w.lower() for w in words_of(topic)} - stop_words()
+    for exact in (True, False):
+        for s in sentences:
+            said = s.lower()
+            if s in used:
+                continue
+            if re.search(rf"\b{re.escape(phrase.lower())}\b", said) if exact else own and own <= set(words_of(said)):
+                used.add(s)
+                return s
+    return None
+
+
+def fill(template: str, topic: str, audience: str | None, phrases: list[str], **more: str) -> str:
+    """A template filled with the topic, the audience ("you" when none), phrases p0, p1 (P0, P1
+    capitalised) and more."""
+    p0, p1 = [*phrases, topic, topic][:2]
     return template.format(
-        topic=p.topic,
-        Topic=composer.capital(p.topic),
-        audience=p.audience or "everyone",
+        topic=topic,
+        Topic=composer.capital(topic),
+        audience=audience or "you",
+        for_audience=f" for {audience}" if audience else "",
         p0=p0,
         p1=p1,
         P0=composer.capital(p0),
@@ -147,124 +109,89 @@ def fill(template: str, p: Any, phrases: list[str], **more: str) -> str:
     )
 
 
+# -- brainstorm --------------------------------------------------------------------------------
+
+#: Past the last angle without a source: the same angles again, in another format.
+FORMATS = [
+    ("the deep dive", "A longer version, with worked examples: "),
+    ("in five minutes", "A five-minute version: "),
+]
+
+
+def lower_first(text: str) -> str:
+    """Text with its first letter in lower case (unless it starts a name or an acronym)."""
+    word = (text.split() or [""])[0]
+    return text[:1].lower() + text[1:] if word[1:].islower() or word in ("A", "") else text
+
+
 def brainstorm_locally(p: BrainstormParams) -> list[Idea]:
-    """n ideas, one per angle in turn; past the last angle, again with the next key phrases."""
-    phrases, _ = composer.material(p.source, p.topic, [], max(2, p.n))
-    angles, ideas, titles = p.angles or list(ANGLES), [], set()
+    """n ideas, one per angle in turn; past the last angle, again with the next key phrases (or,
+    without a source, in other formats)."""
+    topic = p.topic.strip()
+    phrases, sentences = phrases_of(p.source, topic, max(2, p.n)), central(p.source)
+    figure = next((s for s in sentences if NUMBER.search(s)), None)
+    clause, angles = is_clause(topic), p.angles or list(ANGLES)
+    ideas: list[Idea] = []
+    titles: set[str] = set()
     for i in range(p.n * 3):
         angle, turn = angles[i % len(angles)], i // len(angles)
-        focus = phrases[turn:] + phrases[:turn] if phrases else []
-        title_t, pitch_t = TEMPLATES.get(angle.lower(), OWN_ANGLE)
-        title = fill(title_t, p, focus, angle=angle)
+        at = (i + turn) % len(phrases) if phrases else 0  # each angle, and each turn, leads with another
+        focus = phrases[at:] + phrases[:at]
+        t = ANGLE_TEMPLATES.get(angle.lower(), OWN_ANGLE)
+        title_t = t.clause_title if clause else t.title
+        if len(focus) >= 2 and t.sourced_title:
+            title_t = t.sourced_title
+        pitch_t = t.pitch
+        if focus and t.sourced:
+            pitch_t = t.sourced if len(focus) >= 2 or "{p1}" not in t.sourced else pitch_t
+        title = fill(title_t, topic, p.audience, focus, angle=angle)
+        pitch = fill(pitch_t, topic, p.audience, focus, angle=angle)
+        if figure and focus and angle.lower() == "by the numbers":
+            pitch = f"{figure} Starting from that figure: what the numbers on {topic} show, and what they leave out."
         if turn and focus:
             title = f"{title}, with a focus on {focus[0]}"
+        elif turn and turn <= len(FORMATS):
+            label, lead = FORMATS[turn - 1]
+            title, pitch = f"{title} ({label})", lead + lower_first(pitch)
         if title.lower() not in titles:
             titles.add(title.lower())
-            ideas.append(Idea(title=title, angle=angle, text=fill(pitch_t, p, focus, angle=angle)))
+            ideas.append(Idea(title=title, angle=angle, text=pitch))
         if len(ideas) == p.n:
             break
     return ideas
 
 
+# -- outline -----------------------------------------------------------------------------------
+
+
+def stakes(topic: str, audience: str) -> str:
+    """The point that says what the piece is about, phrased for the topic's shape."""
+    if re.match(r"how to\b", topic, re.I):
+        return f"The promise: by the end, {audience} know {lower_first(topic)}"
+    if is_clause(topic):
+        return f"The question it answers: {lower_first(topic.rstrip('?'))}"
+    return f"Why {topic} matters to {audience}"
+
+
 def outline_locally(p: OutlineParams) -> tuple[str, list[OutlineSection]]:
-    """(title, sections): the kind's opening and closing around one section per key phrase of
-    the source (its sentences as points), then general aspects of the topic."""
-    (opening, open_points), (closing, close_points) = ENDS[p.kind]
+    """(title, sections): the kind's opening and closing around one section per key phrase of the
+    source (the central sentences mentioning it as points), then the kind's own sections."""
+    kind, topic = KINDS[p.kind], p.topic.strip()
+    reader = p.audience or kind.reader
     middle = p.sections - 2
-    phrases, sentences = composer.material(p.source, p.topic, [], middle)
+    phrases, sentences = phrases_of(p.source, topic, middle), central(p.source)
+
+    def filled(text: str, **more: str) -> str:
+        return fill(text, topic, reader, [], stakes=stakes(topic, reader), **more)
+
     body: list[OutlineSection] = []
     used: set[str] = set()
     for phrase in phrases:
-        points = [s for s in (composer.mentioning(sentences, phrase, used) for _ in range(2)) if s]
-        body.append(
-            OutlineSection(
-                heading=composer.capital(phrase),
-                points=points or [f"What {phrase} is", f"An example for {p.audience or 'the reader'}"],
-            )
-        )
-    for heading, said in composer.ASPECTS[: middle - len(body)]:
-        body.append(OutlineSection(heading=fill(heading, p, []), points=[fill(said, p, [])]))
-    first = OutlineSection(heading=opening, points=[fill(x, p, []) for x in open_points])
-    last = OutlineSection(heading=closing, points=[fill(x, p, []) for x in close_points])
-    return fill(TITLES[p.kind], p, []), [first, *body, last]
-
-
-def as_suggestion(given: str | Suggestion) -> Suggestion:
-    """An earlier suggestion, whether given as text or as an object."""
-    return Suggestion(text=given) if isinstance(given, str) else given
-
-
-def shorten(line: str) -> str:
-    """A line cut to its first sentence, and to MAX_SHORT_WORDS words."""
-    first = (sentences_of(line) or [line])[0]
-    words = first.split()
-    return first if len(words) <= MAX_SHORT_WORDS else " ".join(words[:MAX_SHORT_WORDS]).rstrip(",;:") + "…"
-
-
-def sentence_end(line: str) -> str:
-    """A line ending as a sentence does."""
-    line = line.rstrip()
-    return line if line.endswith((".", "!", "?", "…")) else line + "."
-
-
-def avoid(line: str, phrase: str) -> tuple[str, int]:
-    """A line without the phrase (jargon: in plain words)."""
-    if phrase in ("jargon", "buzzwords"):
-        return composer.replace_words(line, JARGON)
-    out, n = re.subn(rf"\s*\b{re.escape(phrase)}\b", "", line, flags=re.IGNORECASE)
-    return out.strip(), n
-
-
-def refine_one(s: Suggestion, feedback: str) -> tuple[Suggestion, list[str]]:
-    """One suggestion after the feedback's rules: avoid …, a tone, shorter, focus on …, for …."""
-    title, body, changes, said = s.title, s.text, [], feedback.lower()
-    for phrase in (m.strip() for m in AVOID.findall(said)):
-        (body, n), (title, k) = avoid(body, phrase), avoid(title, phrase) if title else (title, 0)
-        changes += [f"removed {phrase}"] if n + k else []
-    for word, tone in TONE_WORDS.items():
-        if re.search(rf"\b{word}\b", said):
-            body, done = composer.retone(body, tone)
-            title = composer.retone(title, tone)[0].rstrip(".!🎉 ") if title else title
-            changes += [f"{tone} tone" + (f" ({', '.join(done)})" if done else "")]
-            break
-    if SHORTER.search(said):
-        short, short_title = shorten(body), (shorten(title.split(":")[0]) if title else title)
-        changes += ["shortened"] if (short, short_title) != (body, title) else []
-        body, title = short, short_title
-    for focus in (m.strip() for m in FOCUS.findall(said)):
-        if focus not in body.lower():
-            body = sentence_end(body) + f" It puts {focus} first."
-            changes.append(f"brought {focus} forward")
-    for audience in (m.strip() for m in AUDIENCE.findall(said)):
-        if audience not in body.lower():
-            body = sentence_end(body) + f" Written for {audience}."
-            changes.append(f"aimed at {audience}")
-    return Suggestion(text=body, title=title, angle=s.angle), changes
-
-
-def fit_to(s: Suggestion, feedback: str) -> float:
-    """How well an earlier suggestion already fits the feedback: focus words it has, less
-    words it should avoid."""
-    said, have = feedback.lower(), {w.lower() for w in words_of(f"{s.title or ''} {s.text}")}
-    wanted = {w for m in FOCUS.findall(said) for w in words_of(m) if len(w) > 3}
-    avoided = {w for m in AVOID.findall(said) for w in words_of(m) if len(w) > 3}
-    return len(wanted & have) - len(avoided & have)
-
-
-def refine_locally(p: RefineParams) -> list[RefinedSuggestion]:
-    """Each suggestion after the feedback's rules, best fitting first."""
-    given = [as_suggestion(s) for s in p.suggestions]
-    order = sorted(range(len(given)), key=lambda i: (-fit_to(given[i], p.feedback), i))[: p.keep or len(given)]
-    out = []
-    for i in order:
-        better, changes = refine_one(given[i], p.feedback)
-        out.append(
-            RefinedSuggestion(
-                title=better.title,
-                angle=better.angle,
-                text=better.text,
-                source_index=i,
-                changes=changes or ["unchanged: no rule of the local composer matches the feedback"],
-            )
-        )
-    return out
+        points = [s for s in (mentioning(sentences, phrase, used, topic) for _ in range(2)) if s]
+        if points:  # a phrase whose sentences other sections took gives way to the kind's sections
+            body.append(OutlineSection(heading=composer.capital(phrase), points=points))
+    for heading, points in kind.body[: middle - len(body)]:
+        body.append(OutlineSection(heading=heading, points=[filled(x) for x in points]))
+    opening = OutlineSection(heading=kind.opening[0], points=[filled(x) for x in kind.opening[1]])
+    closing = OutlineSection(heading=kind.closing[0], points=[filled(x) for x in kind.closing[1]])
+    return filled(kind.title), [opening, *body, closing]

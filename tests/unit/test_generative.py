@@ -12,7 +12,8 @@ import httpx
 import msgspec
 import pytest
 
-from actors import llm
+from actors import creative_composer as local
+from actors import creative_refine, llm
 from actors.engines import creative_assistant as ca
 from actors.engines import text_intelligence as ti
 from actors.sdk import JobContext, PermanentError, TransientError
@@ -209,17 +210,52 @@ def test_the_platforms_are_social_media_planners() -> None:
 # -- creative_assistant, locally ---------------------------------------------------------------
 
 
+def example(c: typing.Any, params: type[typing.Any], **more: typing.Any) -> typing.Any:
+    return msgspec.convert({**c.example, **more}, params)
+
+
 def test_local_brainstorm_gives_n_distinct_ideas_one_per_angle_in_turn() -> None:
     p = cac.BrainstormParams(topic="home solar", n=14, source=SOLAR, audience="homeowners")
     ideas = ca.brainstorm(ctx("creative_assistant", "brainstorm"), p)
     is_local(ideas)
     assert [i.angle for i in ideas.ideas[:12]] == list(cac.ANGLES) and ideas.ideas[12].angle == "how-to"
-    assert len({i.title for i in ideas.ideas}) == 14
+    assert len({i.title for i in ideas.ideas}) == 14 and len({i.text for i in ideas.ideas}) == 14
     assert ideas.ideas[0].title == "How to get started with home solar"
-    assert "homeowners" in ideas.ideas[0].text and "moving parts" in ideas.ideas[0].text  # a key phrase of the source
+    assert ideas.ideas[0].text == (
+        "A practical, step-by-step guide for homeowners, starting with solar panels and working up to "
+        "solar electricity."
+    )  # the source's key phrases, repeated in it, not the topic's own words
+    numbers = next(i for i in ideas.ideas if i.angle == "by the numbers")
+    assert numbers.text.startswith("The price of solar panels has fallen by almost ninety percent in a decade.")
+    assert not any("cat" in i.text or "cheaper solar" in i.text for i in ideas.ideas)
     own = ca.brainstorm(ctx("creative_assistant", "brainstorm"),
                         cac.BrainstormParams(topic="home solar", n=2, angles=["the installer's view"]))  # fmt: skip
     assert own.ideas[0].title == "Home solar: the installer's view"
+
+
+def test_brainstorm_without_a_source_pitches_distinct_sentences_naming_the_topic_once() -> None:
+    ideas = ca.brainstorm(ctx("creative_assistant", "brainstorm"), example(cac.BRAINSTORM, cac.BrainstormParams))
+    assert ideas.ideas[1].text == (
+        "Seven short, skimmable points on remote onboarding, each one something engineering managers "
+        "can act on the same day."
+    )  # was "Short, skimmable points on remote onboarding, from remote onboarding to remote onboarding."
+    every = ca.brainstorm(ctx("creative_assistant", "brainstorm"), cac.BrainstormParams(topic="remote onboarding",
+                          n=24)).ideas  # fmt: skip
+    assert len({i.text for i in every}) == 24 and len({i.title for i in every}) == 24
+    for idea in every:
+        assert idea.text.lower().count("remote onboarding") <= 1, idea.text
+        assert idea.text.endswith(".") and "{" not in idea.text and "everyone" not in idea.text
+    assert every[12].title == "How to get started with remote onboarding (the deep dive)"
+    assert every[12].text.startswith("A longer version, with worked examples: a practical, step-by-step guide on")
+
+
+def test_brainstorm_titles_read_with_a_topic_that_is_a_clause() -> None:
+    ideas = ca.brainstorm(ctx("creative_assistant", "brainstorm"),
+                          cac.BrainstormParams(topic="why background jobs need retries", n=12)).ideas  # fmt: skip
+    titles = [i.title for i in ideas]
+    assert titles[0] == "Why background jobs need retries: a step-by-step guide"
+    assert "Why background jobs need retries: one team's story" in titles
+    assert not any(t.startswith(("How to get started with why", "How one team made why", "The why")) for t in titles)
 
 
 def test_a_local_outline_has_the_kinds_opening_and_closing_and_the_sources_points() -> None:
@@ -227,9 +263,36 @@ def test_a_local_outline_has_the_kinds_opening_and_closing_and_the_sources_point
                          cac.OutlineParams(topic="home solar", kind="talk", sections=5, source=SOLAR))  # fmt: skip
     is_local(outline)
     headings = [s.heading for s in outline.sections]
-    assert len(headings) == 5 and headings[0] == "Opening" and headings[-1] == "Closing and Q&A"
-    points = [p for s in outline.sections[1:-1] for p in s.points]
-    assert "Solar panels turn sunlight into electricity without moving parts." in points
+    assert headings == ["Opening", "Solar panels", "Solar electricity", "The problem", "Closing and Q&A"]
+    assert outline.sections[1].points == [
+        "Cheaper solar panels mean that solar electricity now undercuts coal in most countries.",
+        "Solar panels turn sunlight into electricity without moving parts.",
+    ]  # the central sentences mentioning the section's key phrase, each used once
+    assert all("solar electricity" in p.lower() for p in outline.sections[2].points)
+    assert "Why home solar matters to the audience" in outline.sections[0].points
+
+
+def test_an_outline_reads_with_a_question_for_a_topic() -> None:
+    title, sections = local.outline_locally(example(cac.OUTLINE, cac.OutlineParams))
+    assert title == "Why background jobs need retries: lessons learned"
+    said = [title] + [s.heading for s in sections] + [p for s in sections for p in s.points]
+    assert not any("why why" in x.lower() or "What why" in x or "retries is" in x for x in said), said
+    assert sections[0].points[1] == "The question it answers: why background jobs need retries"
+    assert [s.heading for s in sections] == ["Opening", "The problem", "The idea", "Closing and Q&A"]
+    _, how = local.outline_locally(cac.OutlineParams(topic="how to onboard remote engineers", kind="video_script",
+                                                     audience="engineering managers"))  # fmt: skip
+    assert how[0].points[1] == "The promise: by the end, engineering managers know how to onboard remote engineers"
+
+
+def test_outline_sections_follow_the_kind() -> None:
+    def headings(kind: typing.Any) -> list[str]:
+        return [s.heading for s in local.outline_locally(cac.OutlineParams(topic="home solar", kind=kind,
+                                                                           sections=6))[1]]  # fmt: skip
+
+    assert headings("report") == ["Summary", "Background", "Method", "Findings", "Risks", "Recommendations"]
+    assert headings("newsletter")[:3] == ["This issue", "The big story", "Quick hits"]
+    assert headings("video_script")[1:3] == ["The problem", "The explanation"]
+    assert headings("blog_post")[1] == "The short answer" and len(set(headings("talk"))) == 6
 
 
 def test_local_refine_applies_the_feedback_and_ranks_the_best_fit_first() -> None:
@@ -244,8 +307,71 @@ def test_local_refine_applies_the_feedback_and_ranks_the_best_fit_first() -> Non
     best, other = refined.suggestions
     assert best.source_index == 1  # it already speaks of the first week
     assert (best.title, best.text) == ("How to onboard remotely", "A guide to the first week.")
-    assert "shortened" in best.changes and any(c.startswith("professional tone") for c in best.changes)
-    assert other.text.endswith("It puts the first week first.") and "brought the first week forward" in other.changes
+    assert best.changes == [
+        "professional tone: expanded 1 contraction, replaced 1 casual word",
+        "shortened the text to 6 words",
+        "shortened the title",
+    ]
+    assert other.text == "Five onboarding myths, starting with the first week"  # cut where no small word dangles
+    assert other.changes == [
+        "professional tone: dropped 1 intensifier",
+        "shortened the text to 3 words",
+        "worked the first week into the text",
+    ]
+
+
+def test_refine_of_the_contract_example_changes_what_it_says_it_changes() -> None:
+    refined = ca.refine(ctx("creative_assistant", "refine"), example(cac.REFINE, cac.RefineParams)).suggestions
+    first, second = refined
+    assert (first.source_index, first.title) == (0, "How to onboard remotely")
+    assert first.text == "A step-by-step guide to the first week."  # was unchanged, yet "professional tone"
+    assert first.changes == ["professional tone: dropped 1 intensifier", "shortened the text to 7 words"]
+    assert second.text == "Five onboarding myths to stop believing, starting with the first week"
+    assert "totally" not in second.text and "It puts" not in second.text
+    assert len(second.text.split()) < len(cac.REFINE.example["suggestions"][1].split()) + 4
+    given = ["A step-by-step guide to the first week, really simple.", cac.REFINE.example["suggestions"][1]]
+    for was, now in zip(given, refined, strict=True):
+        assert len(now.text.split()) < len(was.split()) or now.text.endswith("the first week")
+
+
+def test_shorter_makes_every_text_shorter_at_a_word_boundary() -> None:
+    long = ("We are basically going to walk through the whole onboarding process in order to make sure that "
+            "every new engineer feels welcome, productive and supported from their very first day onwards")  # fmt: skip
+    for text in [long, "A guide to the first week, really simple.", "One. Two three four five six."]:
+        done = local.refine_locally(cac.RefineParams(suggestions=[text], feedback="shorter"))[0]
+        assert len(done.text.split()) < len(text.split()) and done.changes[0].startswith("shortened the text")
+        assert done.text.split()[-1].lower().strip(".") not in {"to", "the", "that", "and", "from", "their"}
+        assert len(done.text.split()) <= creative_refine.MAX_SHORT_WORDS
+    assert local.refine_locally(cac.RefineParams(suggestions=["Onboarding, done right"], feedback="shorter"))[
+        0
+    ].changes == ["unchanged: it already meets the feedback"]  # nothing to cut, and not said to be cut
+
+
+def test_professional_drops_intensifiers_and_casual_words_and_says_only_what_changed() -> None:
+    p = cac.RefineParams(suggestions=["This is really super awesome stuff, totally worth it!", "A plain guide."],
+                         feedback="more professional")  # fmt: skip
+    toned, plain = local.refine_locally(p)
+    assert toned.text == "This is excellent material, worth it."
+    assert not any(w in toned.text.lower() for w in ("really", "super", "totally", "awesome", "stuff"))
+    assert plain.text == "A plain guide." and plain.changes == ["unchanged: it already meets the feedback"]
+
+
+def test_focus_moves_the_sentence_on_it_first_or_works_it_into_the_title() -> None:
+    moved = local.refine_locally(cac.RefineParams(suggestions=["A guide. It covers laptops. The first week matters."],
+                                                  feedback="focus on the first week"))[0]  # fmt: skip
+    assert moved.text == "The first week matters. A guide. It covers laptops."
+    assert moved.changes == ["moved the sentence on the first week first"]
+    titled = local.refine_locally(cac.RefineParams(suggestions=[cac.Suggestion(title="Remote onboarding",
+                                  text="Laptops, accounts, buddies.")], feedback="focus on pricing"))[0]  # fmt: skip
+    assert (titled.title, titled.text) == ("Remote onboarding: pricing", "Laptops, accounts, buddies.")
+
+
+def test_refine_ranks_by_how_well_each_now_meets_the_feedback() -> None:
+    p = cac.RefineParams(suggestions=["Laptops and accounts for new hires.", "Plan the first week with a buddy."],
+                         feedback="focus on the first week")  # fmt: skip
+    assert [s.source_index for s in local.refine_locally(p)] == [1, 0]
+    p = cac.RefineParams(suggestions=["Totally awesome onboarding.", "Clear onboarding."], feedback="avoid onboarding")
+    assert all("onboarding" not in s.text for s in local.refine_locally(p))
 
 
 def test_refine_takes_brainstorm_ideas_and_its_own_results_to_iterate() -> None:
