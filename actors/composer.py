@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from actors.platforms import RULES, as_hashtag, fit, length_on, ranked_hashtags
+from actors.text import key_phrases, sentences_of, textrank, words_of
 from schemas.contracts.text_intelligence import GenerateParams, Tone
 from schemas.generation import Usage, estimate_tokens
 
@@ -101,8 +103,6 @@ def capital(text: str) -> str:
 def material(source: str | None, topic: str, keywords: list[str], phrases: int) -> tuple[list[str], list[str]]:
     """(key phrases, the source's sentences most central first) to write from: the given
     keywords first, then the source's key phrases (or the topic's)."""
-    from actors.engines.text_intelligence import key_phrases, sentences_of, textrank, words_of
-
     found = key_phrases(source, phrases * 4, max_words=2) if source and words_of(source) else []
     taken = {w.lower() for w in words_of(" ".join([topic, *keywords]))}
     ordered = list(keywords)
@@ -126,8 +126,6 @@ def sections(p: GenerateParams, count: int) -> list[tuple[str, str]]:
     sections, each headed by a keyword it mentions or its own key phrase. Keywords the source
     never mentions get a section each; general aspects of the topic fill what is left.
     """
-    from actors.engines.text_intelligence import key_phrases, sentences_of, textrank, words_of
-
     topic, audience = p.topic.strip(), p.audience
     found = [s for s in sentences_of(p.source or "") if words_of(s)]
     scores = textrank(found) if found else np.zeros(0)
@@ -179,8 +177,6 @@ def compose_generate(p: GenerateParams) -> tuple[str | None, str]:
         body = [f"## {h}\n\n{said}" for h, said in sections(p, SECTIONS[p.length])]
         return title, "\n\n".join([f"# {title}", intro, *body, f"## {heading}\n\n{fill(closing, topic, audience)}"])
     if p.kind == "caption":
-        from actors.engines.social_media_planner import as_hashtag
-
         phrases, sentences = material(p.source, topic, p.keywords, 5)
         count = CAPTION_SENTENCES[p.length]
         body = [fill(HOOKS[p.tone], topic, audience), *sentences[:count]]
@@ -240,8 +236,6 @@ def retone(text: str, tone: Tone) -> tuple[str, list[str]]:
 def adapt(text: str, platform: str) -> tuple[str, list[str], int, int]:
     """The text as a post for the platform (its hashtags, cut to its limit); (post, changes,
     length as the platform counts it, limit)."""
-    from actors.engines.social_media_planner import RULES, fit, length_on, ranked_hashtags
-
     rules = RULES[platform]
     body = " ".join(text.split())
     tags = [t.hashtag for t in ranked_hashtags(body, rules.hashtags) if t.hashtag.lower() not in body.lower()]

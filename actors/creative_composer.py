@@ -12,7 +12,7 @@ import re
 from actors import composer
 from actors.creative_refine import as_suggestion, refine_locally
 from actors.creative_templates import ANGLE_TEMPLATES, KINDS, OWN_ANGLE
-from actors.engines.text_intelligence import key_phrases, sentences_of, stop_words, textrank, words_of
+from actors.text import key_phrases, sentences_of, stop_words, textrank, words_of
 from schemas.contracts.creative_assistant import (
     ANGLES,
     BrainstormParams,

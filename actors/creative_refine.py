@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from actors import composer
-from actors.engines.text_intelligence import sentences_of, stop_words, words_of
+from actors.text import sentences_of, stop_words, words_of
 from schemas.contracts.creative_assistant import RefinedSuggestion, RefineParams, Suggestion
 from schemas.contracts.text_intelligence import Tone
 

@@ -8,8 +8,8 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable
 
-from actors.engines.text_intelligence import key_phrases, stop_words, words_of
 from actors.sdk import JobContext, PermanentError, operation
+from actors.text import key_phrases, stop_words, words_of
 from schemas.contracts.discovery_analytics import (
     ENGAGEMENT_METRICS,
     TAG_CONTENT,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
+from actors import platforms
 from actors.engines import social_media_planner as sm
 from actors.sdk import JobContext
 from schemas.contracts.social_media_planner import (
@@ -31,7 +32,7 @@ def test_every_post_fits_its_platform_with_its_share_of_hashtags() -> None:
     assert [p.platform for p in posts] == ["x", "linkedin", "instagram", "tiktok", "facebook"]
     for post in posts:
         rules = sm.RULES[post.platform]
-        assert post.length == sm.length_on(rules, post.text) <= post.limit == rules.limit
+        assert post.length == platforms.length_on(rules, post.text) <= post.limit == rules.limit
         assert 1 <= len(post.hashtags) <= rules.hashtags
         assert "https://example.com/queue" in post.text and "Learn more:" in post.text
     by = {p.platform: p for p in posts}
@@ -42,15 +43,15 @@ def test_every_post_fits_its_platform_with_its_share_of_hashtags() -> None:
 
 
 def test_x_counts_links_as_23_and_wide_characters_twice() -> None:
-    assert sm.x_length("see https://example.com/" + "a" * 100) == 4 + 23
-    assert sm.x_length("日本語") == 6 and sm.x_length("abc") == 3
+    assert platforms.x_length("see https://example.com/" + "a" * 100) == 4 + 23
+    assert platforms.x_length("日本語") == 6 and platforms.x_length("abc") == 3
     post = sm.optimize_post(
         ctx(), OptimizePostParams(text="日本語のテキストです。" * 40, platforms=["x"], cta="none")
     ).posts[0]
     body = post.text.split(" #")[0]
     assert post.shortened and 250 < post.length <= 280
-    assert body.startswith("日本語のテキストです。") and body.endswith(("。", sm.ELLIPSIS))
-    assert sm.x_length(post.text) == post.length
+    assert body.startswith("日本語のテキストです。") and body.endswith(("。", platforms.ELLIPSIS))
+    assert platforms.x_length(post.text) == post.length
 
 
 def test_given_hashtags_and_calls_to_action_are_used_as_given() -> None:

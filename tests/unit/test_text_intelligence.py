@@ -7,6 +7,7 @@ import uuid
 import msgspec
 import pytest
 
+from actors import text as text_lib
 from actors.engines import text_intelligence as ti
 from actors.sdk import JobCancelled, JobContext, PermanentError
 from schemas.contracts.text_intelligence import (
@@ -41,7 +42,7 @@ def test_a_summary_keeps_the_central_sentences_in_their_order() -> None:
     assert indexes == sorted(indexes)
     assert summary.summary == " ".join(s.text for s in summary.sentences)
     # the sentences that share the text's subject (solar electricity, panels) rank above the aside
-    scores = ti.textrank(ti.sentences_of(SOLAR))
+    scores = text_lib.textrank(text_lib.sentences_of(SOLAR))
     assert scores.sum() == pytest.approx(1.0)
     assert scores.argmin() == 2
 
