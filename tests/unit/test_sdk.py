@@ -179,3 +179,21 @@ def test_the_gateway_and_the_scheduler_load_contracts_not_implementations() -> N
     # Then no implementation module is imported
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_a_worker_imports_its_own_engines_and_not_the_libraries_of_others() -> None:
+    # Given a fresh interpreter loading the engines of two text queues, as their worker does
+    probe = (
+        "import sys\n"
+        "from actors.sdk import load_engines\n"
+        "load_engines(['discovery_analytics', 'social_media_planner'])\n"
+        "engines = sorted(m for m in sys.modules if m.startswith('actors.engines.'))\n"
+        "print(','.join(engines), 'PIL' in sys.modules, 'imageio_ffmpeg' in sys.modules, 'httpx' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    # Then only those engines' modules are imported: no image, media or provider library
+    assert done.returncode == 0, done.stderr
+    assert (
+        done.stdout.split()
+        == ["actors.engines.discovery_analytics,actors.engines.social_media_planner"] + ["False"] * 3
+    )
