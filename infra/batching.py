@@ -26,6 +26,10 @@ class Batcher(Generic[K, R]):
         self._max_size = max_size
         self._in_flight = in_flight
         self._flushers: set[asyncio.Task[None]] = set()
+        #: Flushers that have not yet seen the pending list empty. Counted apart from
+        #: `_flushers` because a finished task leaves that set only when its done-callbacks
+        #: run: a request made in between would find no flusher coming and wait for ever.
+        self._active = 0
         self._pending: list[tuple[K, asyncio.Future[R]]] = []
 
     async def submit(self, request: K) -> R:
@@ -33,13 +37,20 @@ class Batcher(Generic[K, R]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._pending.append((request, future))
-        if len(self._flushers) < self._in_flight:
+        if self._active < self._in_flight:
+            self._active += 1
             flusher = loop.create_task(self._flush())
             self._flushers.add(flusher)
             flusher.add_done_callback(self._flushers.discard)
         return await future
 
     async def _flush(self) -> None:
+        try:
+            await self._drain()
+        finally:
+            self._active -= 1  # in the step that found nothing pending: no request falls between
+
+    async def _drain(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[: self._max_size], self._pending[self._max_size :]
             try:

@@ -56,3 +56,15 @@ async def test_max_size_bounds_each_batch(size: int) -> None:
     batcher: Batcher[int, int] = Batcher(run, max_size=size, in_flight=1)
     await asyncio.gather(*(batcher.submit(i) for i in range(120)))
     assert max(seen) <= size
+
+
+async def test_a_request_made_as_a_batch_ends_is_still_run() -> None:
+    # Given one batch at a time, and a caller that asks again the moment its answer comes,
+    # before the loop has run the finished batch's callbacks
+    batcher: Batcher[int, int] = Batcher(lambda requests: _echo(requests), in_flight=1)
+
+    async def caller() -> tuple[int, int]:
+        return await batcher.submit(1), await batcher.submit(2)
+
+    # Then the second request is run all the same (it once waited for a third that never came)
+    assert await asyncio.wait_for(caller(), timeout=5) == (1, 2)
