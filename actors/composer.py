@@ -11,13 +11,14 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from actors.platforms import RULES, as_hashtag, fit, length_on, ranked_hashtags
 from actors.text import key_phrases, sentences_of, textrank, words_of
 from schemas.contracts.text_intelligence import GenerateParams, Tone
-from schemas.generation import Usage, estimate_tokens
+from schemas.generation import LOCAL_MODEL, Usage, estimate_tokens
 
 SECTIONS = {"short": 2, "medium": 3, "long": 5}
 SCENES = {"short": 2, "medium": 4, "long": 6}
@@ -84,10 +85,12 @@ EMPHATICS = {"very ": "", "really ": "", "extremely ": "", "super ": "", "totall
 EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]\ufe0f?")
 
 
-def local_usage(prompt: str, completion: str) -> Usage:
-    """What the local composer read and wrote, counted as tokens would be (estimated)."""
-    given, written = estimate_tokens(prompt), estimate_tokens(completion)
-    return Usage(prompt_tokens=given, completion_tokens=written, total_tokens=given + written, estimated=True)
+def local_generation(read: str, written: str) -> dict[str, Any]:
+    """The fields every generative result starts with, for what the local composer read and
+    wrote: its tokens counted as a model's would be (estimated), at no cost."""
+    given, made = estimate_tokens(read), estimate_tokens(written)
+    usage = Usage(prompt_tokens=given, completion_tokens=made, total_tokens=given + made, estimated=True)
+    return {"provider": "local", "model": LOCAL_MODEL, "usage": usage, "cost": 0.0}
 
 
 def fill(template: str, topic: str, audience: str | None) -> str:

@@ -73,6 +73,11 @@ class Completion:
     finish_reason: str | None
 
 
+def generation(done: Completion) -> dict[str, Any]:
+    """The fields every generative result starts with, for what a provider wrote."""
+    return {"provider": "openai-compatible", "model": done.model, "usage": done.usage, "cost": done.cost}
+
+
 def provider_of(ctx: JobContext) -> Provider | None:
     """The worker's configured provider, or None: the local composer writes (also when the
     operation runs outside a worker)."""

@@ -27,14 +27,8 @@ from schemas.contracts.creative_assistant import (
     RefinedSuggestion,
     RefineParams,
 )
-from schemas.generation import LOCAL_MODEL
 
 SYSTEM = "You are a creative strategist and editor. Answer with JSON only, exactly in the shape asked for."
-
-
-def generation(done: llm.Completion) -> dict[str, Any]:
-    """The provider fields of a result."""
-    return {"provider": "openai-compatible", "model": done.model, "usage": done.usage, "cost": done.cost}
 
 
 def items(data: Any, key: str) -> list[dict[str, Any]]:
@@ -60,8 +54,9 @@ def brainstorm(ctx: JobContext, p: BrainstormParams) -> Ideas:
     if provider is None:
         ctx.progress(0.1, "composing ideas locally")
         ideas = local.brainstorm_locally(p)
-        usage = composer.local_usage(" ".join(filter(None, [p.topic, p.source])), json.dumps([i.text for i in ideas]))
-        return Ideas(provider="local", model=LOCAL_MODEL, usage=usage, cost=0.0, topic=p.topic, ideas=ideas)
+        written = json.dumps([i.text for i in ideas])
+        fields = composer.local_generation(" ".join(filter(None, [p.topic, p.source])), written)
+        return Ideas(**fields, topic=p.topic, ideas=ideas)
     asks = [f"Give {p.n} distinct ideas for pieces about: {p.topic}."]
     asks += [f"Audience: {p.audience}."] if p.audience else []
     asks += [f"Take these angles, in order: {', '.join(p.angles)}."] if p.angles else []
@@ -80,7 +75,7 @@ def brainstorm(ctx: JobContext, p: BrainstormParams) -> Ideas:
     ][: p.n]
     if not [i for i in found if i.title and i.text]:
         raise TransientError("the model's answer has no ideas")
-    return Ideas(**generation(done), topic=p.topic, ideas=[i for i in found if i.title and i.text])
+    return Ideas(**llm.generation(done), topic=p.topic, ideas=[i for i in found if i.title and i.text])
 
 
 # -- outline -----------------------------------------------------------------------------------
@@ -94,10 +89,8 @@ def outline(ctx: JobContext, p: OutlineParams) -> Outline:
         ctx.progress(0.1, "outlining locally")
         title, sections = local.outline_locally(p)
         written = json.dumps([[s.heading, *s.points] for s in sections])
-        usage = composer.local_usage(" ".join(filter(None, [p.topic, p.source])), written)
-        return Outline(
-            provider="local", model=LOCAL_MODEL, usage=usage, cost=0.0, title=title, kind=p.kind, sections=sections
-        )
+        fields = composer.local_generation(" ".join(filter(None, [p.topic, p.source])), written)
+        return Outline(**fields, title=title, kind=p.kind, sections=sections)
     asks = [
         f"Outline a {p.kind.replace('_', ' ')} about: {p.topic}, in {p.sections} sections (with opening and closing)."
     ]
@@ -120,7 +113,7 @@ def outline(ctx: JobContext, p: OutlineParams) -> Outline:
     if not sections:
         raise TransientError("the model's answer has no sections")
     title = text(answer.get("title")) if isinstance(answer, dict) else ""
-    return Outline(**generation(done), title=title or composer.capital(p.topic), kind=p.kind, sections=sections)
+    return Outline(**llm.generation(done), title=title or composer.capital(p.topic), kind=p.kind, sections=sections)
 
 
 # -- refine ------------------------------------------------------------------------------------
@@ -134,8 +127,7 @@ def refine(ctx: JobContext, p: RefineParams) -> Refined:
         ctx.progress(0.1, "refining locally")
         refined = local.refine_locally(p)
         read = json.dumps([local.as_suggestion(s).text for s in p.suggestions]) + p.feedback
-        usage = composer.local_usage(read, json.dumps([r.text for r in refined]))
-        return Refined(provider="local", model=LOCAL_MODEL, usage=usage, cost=0.0, suggestions=refined)
+        return Refined(**composer.local_generation(read, json.dumps([r.text for r in refined])), suggestions=refined)
     given = [local.as_suggestion(s) for s in p.suggestions]
     listed = "\n".join(
         f"{i}. " + json.dumps({"title": s.title, "angle": s.angle, "text": s.text}) for i, s in enumerate(given)
@@ -168,4 +160,4 @@ def refine(ctx: JobContext, p: RefineParams) -> Refined:
             )
     if not refined:
         raise TransientError("the model's answer has no suggestions")
-    return Refined(**generation(done), suggestions=refined)
+    return Refined(**llm.generation(done), suggestions=refined)

@@ -60,7 +60,7 @@ from schemas.contracts.text_intelligence import (
     TransformedText,
     TransformParams,
 )
-from schemas.generation import LOCAL_MODEL, estimate_tokens
+from schemas.generation import estimate_tokens
 
 #: Summary length when the params name none.
 DEFAULT_SENTENCES = 3
@@ -315,15 +315,13 @@ def generate(ctx: JobContext, p: GenerateParams) -> GeneratedText:
     if provider is None:
         ctx.progress(0.1, "composing locally")
         title, text = composer.compose_generate(p)
-        usage = composer.local_usage(" ".join(filter(None, [p.topic, p.source, *p.keywords])), text)
-        return GeneratedText(provider="local", model=LOCAL_MODEL, usage=usage, cost=0.0, kind=p.kind, title=title,
-                             text=text, words=len(words_of(text)))  # fmt: skip
+        fields = composer.local_generation(" ".join(filter(None, [p.topic, p.source, *p.keywords])), text)
+        return GeneratedText(**fields, kind=p.kind, title=title, text=text, words=len(words_of(text)))
     done = llm.complete(ctx, provider, generate_messages(p), max_tokens=MAX_TOKENS[p.kind][p.length])
     title, text = title_of(done.text) if p.kind == "blog_post" else (None, done.text.strip())
     if not words_of(text):
         raise TransientError("the model answered with no text")
-    return GeneratedText(provider="openai-compatible", model=done.model, usage=done.usage, cost=done.cost,
-                         kind=p.kind, title=title, text=text, words=len(words_of(text)))  # fmt: skip
+    return GeneratedText(**llm.generation(done), kind=p.kind, title=title, text=text, words=len(words_of(text)))
 
 
 def transform_messages(p: TransformParams) -> list[llm.Message]:
@@ -356,8 +354,7 @@ def transform(ctx: JobContext, p: TransformParams) -> TransformedText:
     if p.platform:
         text, more, length, limit = composer.adapt(text, p.platform)
         changes += [c for c in more if c.startswith("cut")]
-    return TransformedText(provider="openai-compatible", model=done.model, usage=done.usage, cost=done.cost,
-                           text=text, changes=changes, length=length, limit=limit)  # fmt: skip
+    return TransformedText(**llm.generation(done), text=text, changes=changes, length=length, limit=limit)
 
 
 def transform_locally(ctx: JobContext, p: TransformParams) -> TransformedText:
@@ -375,5 +372,5 @@ def transform_locally(ctx: JobContext, p: TransformParams) -> TransformedText:
         ctx.raise_if_cancelled()
         text, more, length, limit = composer.adapt(text, p.platform)
         changes += more
-    return TransformedText(provider="local", model=LOCAL_MODEL, usage=composer.local_usage(p.text, text), cost=0.0,
-                           text=text, changes=changes or ["nothing to change"], length=length, limit=limit)  # fmt: skip
+    return TransformedText(**composer.local_generation(p.text, text), text=text,
+                           changes=changes or ["nothing to change"], length=length, limit=limit)  # fmt: skip
