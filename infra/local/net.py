@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 
@@ -26,8 +28,35 @@ def wait_for_port(host: str, port: int, *, timeout: float, closed: bool = False)
     return False
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def ephemeral_ports() -> range:
+    """The ports the kernel hands out as the source port of outgoing connections."""
+    try:
+        low, high = (int(part) for part in EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
 def free_port() -> int:
-    """A TCP port nothing listens on right now."""
+    """A TCP port nothing listens on right now, outside the ephemeral range.
+
+    A port the kernel picked for a bind to port 0 lies in the ephemeral range, so an outgoing
+    connection made before the caller's server binds it (a worker's connection to RabbitMQ, say)
+    may take it; a port below that range is never taken that way.
+    """
+    ephemeral = ephemeral_ports()
+    candidates = range(10000, ephemeral.start) if ephemeral.start > 11000 else range(ephemeral.stop, 65536)
+    for _ in range(200 if candidates else 0):
+        port = random.choice(candidates)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
