@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -13,6 +14,9 @@ from infra.sql import QUERIES
 
 Db = asyncpg.Pool | asyncpg.Connection
 """Anything repository functions can run a statement on."""
+
+T = TypeVar("T")
+DEADLOCK_RETRIES = 5
 
 #: What a statement (or taking a pool connection for it) raises while PostgreSQL cannot serve
 #: it: unreachable or refusing connections (OSError: ConnectionRefusedError, reset, DNS),
@@ -128,3 +132,15 @@ async def drop_database(url: str) -> None:
         await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(database_of(url))} WITH (FORCE)")
     finally:
         await admin.close()
+
+
+async def retry_deadlocks(pool: asyncpg.Pool, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run `work` in a transaction, again if PostgreSQL chose it as a deadlock victim."""
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                return await work(conn)
+        except asyncpg.exceptions.DeadlockDetectedError:
+            if attempt == DEADLOCK_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")

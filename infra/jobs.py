@@ -36,6 +36,9 @@ class NewJob(msgspec.Struct, kw_only=True):
     run_at: datetime | None = None
     #: Whom to tell of its events (schemas.jobs.Notify as JSON), or None.
     notify: dict[str, Any] | None = None
+    #: The jobs it waits for (then it is stored `waiting`), and what it does if one fails.
+    depends_on: list[uuid.UUID] = []
+    on_dependency_failure: str = "cancel"
 
 
 class Dispatch(msgspec.Struct, kw_only=True):
@@ -102,7 +105,13 @@ async def insert_jobs(db: Db, tenant: str, jobs: Sequence[NewJob]) -> list[async
     """Store jobs of one tenant in one statement; those whose idempotency key exists are skipped."""
     ids, *rest = job_columns(jobs)
     rows: list[asyncpg.Record] = await db.fetch(
-        QUERIES.insert_jobs, ids, tenant, *rest, [j.idempotency_key for j in jobs]
+        QUERIES.insert_jobs,
+        ids,
+        tenant,
+        *rest,
+        [j.idempotency_key for j in jobs],
+        [json_text([str(dep) for dep in j.depends_on]) for j in jobs],
+        [j.on_dependency_failure for j in jobs],
     )
     return rows
 

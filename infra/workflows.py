@@ -7,20 +7,17 @@ that finishes a node's job, whoever finishes it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import msgspec
 
-from infra.db import Db, json_text
+from infra.db import Db, json_text, retry_deadlocks
 from infra.jobs import CANCEL_NOW, NewJob, job_columns
 from infra.sql import QUERIES
 from schemas.workflows import WorkflowNodeView, WorkflowSummary, WorkflowView
-
-T = TypeVar("T")
-DEADLOCK_RETRIES = 5
 
 
 class NewNode(msgspec.Struct, kw_only=True):
@@ -170,15 +167,3 @@ async def _cancel(conn: asyncpg.Connection, tenant: str, workflow_id: uuid.UUID)
     for job in running:
         await conn.execute(QUERIES.notify_cancel, str(job["id"]))
     return True
-
-
-async def retry_deadlocks(pool: asyncpg.Pool, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    """Run `work` in a transaction, again if PostgreSQL chose it as a deadlock victim."""
-    for attempt in range(DEADLOCK_RETRIES):
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                return await work(conn)
-        except asyncpg.exceptions.DeadlockDetectedError:
-            if attempt == DEADLOCK_RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+import re
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -18,7 +20,7 @@ class JobStatus(enum.StrEnum):
     """Where a job is in its life."""
 
     SCHEDULED = "scheduled"  # run_at is in the future
-    WAITING = "waiting"  # upstream workflow nodes unfinished
+    WAITING = "waiting"  # jobs it depends on (or upstream workflow nodes) unfinished
     QUEUED = "queued"  # published (or about to be) to its engine's queue
     RUNNING = "running"  # claimed by a worker
     RETRYING = "retrying"  # failed transiently, backoff pending
@@ -131,11 +133,64 @@ def notify_errors(notify: Notify | None, at: str, *, allowed: tuple[str, ...]) -
     return errors
 
 
+MAX_DEPENDENCIES = 100  # jobs one job may wait for
+OnDependencyFailure = Literal["cancel", "run"]
+#: `<job id>.result` with an optional dotted path into its result, or `<job id>.artifacts.<name>`.
+JOB_REF = re.compile(r"^(?P<id>[0-9a-f-]{36})\.(result(\.[^.]+)*|artifacts\.[A-Za-z0-9][A-Za-z0-9._-]{0,127})$")
+
+
 class JobSubmit(JobSpec, kw_only=True):
-    """A job as a client submits it."""
+    """A job as a client submits it.
+
+    With `depends_on` (ids of the tenant's jobs) it waits until each has finished, then runs;
+    if one did not succeed it is cancelled, or runs anyway with `on_dependency_failure: "run"`.
+    Its params may read a dependency's result: `{"$ref": "<job id>.result.<path>"}`."""
 
     idempotency_key: Annotated[str, Meta(min_length=1, max_length=255)] | None = None
     notify: Notify | None = None
+    depends_on: Annotated[list[uuid.UUID], Meta(max_length=MAX_DEPENDENCIES)] = []
+    on_dependency_failure: OnDependencyFailure = "cancel"
+
+
+def find_refs(value: Any) -> Iterator[str]:
+    """Every `{"$ref": "..."}` string anywhere in a params value."""
+    if isinstance(value, dict):
+        ref = value.get("$ref")
+        if len(value) == 1 and isinstance(ref, str):
+            yield ref
+            return
+        for item in value.values():
+            yield from find_refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from find_refs(item)
+
+
+def dependency_errors(submit: JobSubmit, at: str) -> list[FieldError]:
+    """What is wrong with a job's `depends_on` (a job listed twice) and its `$ref`s (each must
+    name a result or artifact of a job it depends on)."""
+    at = f"{at}." if at else ""
+    errors: list[FieldError] = []
+    first: dict[uuid.UUID, int] = {}
+    for index, dep in enumerate(submit.depends_on):
+        if dep in first:
+            errors.append(FieldError(f"{at}depends_on[{index}]", f"repeats depends_on[{first[dep]}]"))
+        first.setdefault(dep, index)
+    for ref in find_refs(submit.params):
+        match = JOB_REF.match(ref)
+        if match is None:
+            message = 'write "<job id>.result", "<job id>.result.<path>" or "<job id>.artifacts.<name>"'
+            errors.append(FieldError(f"{at}params", f'$ref "{ref}": {message}'))
+        elif _uuid(match["id"]) not in first:
+            errors.append(FieldError(f"{at}params", f'$ref "{ref}": {match["id"]} is not in depends_on'))
+    return errors
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
 
 
 class JobBatchSubmit(msgspec.Struct, forbid_unknown_fields=True):
@@ -194,8 +249,14 @@ class JobView(msgspec.Struct, kw_only=True):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    #: Why a queued job does not start (queue_paused, queue_limit, global_limit), else null.
+    #: The jobs it waits for (or waited for) before it runs.
+    depends_on: list[uuid.UUID] = []
+    on_dependency_failure: OnDependencyFailure = "cancel"
+    #: Why a job does not start: a queued one's queue_paused, queue_limit or global_limit; a
+    #: waiting one's dependencies (see waiting_on); else null.
     waiting_reason: str | None = None
+    #: A waiting job's dependencies that have not finished yet, else null.
+    waiting_on: list[uuid.UUID] | None = None
     #: A queued job's place in line and expected times (null when not queued or unknown).
     eta: JobEta | None = None
     #: Whom the job's events are told to, as submitted.

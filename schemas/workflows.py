@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -13,7 +13,7 @@ import msgspec
 from msgspec import Meta
 
 from schemas.errors import FieldError
-from schemas.jobs import JobError, JobSpec, Notify, Tag
+from schemas.jobs import JobError, JobSpec, Notify, Tag, find_refs
 
 MAX_NODES = 1000
 NodeKey = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -105,20 +105,6 @@ class WorkflowPage(msgspec.Struct):
 
     items: list[WorkflowSummary]
     next_cursor: str | None
-
-
-def find_refs(value: Any) -> Iterator[str]:
-    """Every `{"$ref": "..."}` string anywhere in a params value."""
-    if isinstance(value, dict):
-        ref = value.get("$ref")
-        if len(value) == 1 and isinstance(ref, str):
-            yield ref
-            return
-        for item in value.values():
-            yield from find_refs(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from find_refs(item)
 
 
 def check_refs(node: WorkflowNodeSubmit, at: str) -> list[FieldError]:

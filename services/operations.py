@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 from dramatiq.common import dq_name, xq_name
 
-from infra import controls, workers
+from infra import controls, dependencies, workers
 from infra.rabbitmq_admin import ManagementUnavailable, QueueDepth, queue_depths
 from infra.settings import Settings
 from infra.sql import QUERIES
@@ -108,7 +108,13 @@ def _total(depths: dict[str, QueueDepth], name: str, error: str | None) -> int |
 
 
 async def annotate_waiting(pool: asyncpg.Pool, settings: Settings, views: Sequence[JobView]) -> None:
-    """Tell each queued job why it waits (waiting_reason) and until when (eta)."""
+    """Tell each queued job why it waits (waiting_reason) and until when (eta), and each job
+    waiting for others which of them have not finished (waiting_on)."""
+    dependents = [view for view in views if view.status is JobStatus.WAITING and view.depends_on]
+    if dependents:
+        unfinished = await dependencies.unfinished_dependencies(pool, [view.id for view in dependents])
+        for view in dependents:
+            view.waiting_reason, view.waiting_on = "dependencies", unfinished.get(view.id, [])
     queued = [view for view in views if view.status is JobStatus.QUEUED]
     if not queued:
         return

@@ -13,6 +13,8 @@ import msgspec
 
 from infra import batches, controls, jobs
 from infra.artifacts import artifacts_present
+from infra.db import retry_deadlocks
+from infra.dependencies import link_dependencies
 from infra.dispatch import Dispatcher
 from infra.jobs import NewJob, to_dispatch
 from infra.settings import Settings
@@ -29,7 +31,9 @@ from schemas.jobs import (
     JobStatus,
     JobSubmit,
     Notify,
+    dependency_errors,
     due_time,
+    find_refs,
     notify_errors,
     priority_value,
 )
@@ -55,11 +59,15 @@ def build_job(
 ) -> NewJob:
     """Check a submitted job against its operation and give it an id; SubmitError if it does not fit.
 
-    `check_params` False leaves params as given (a workflow node's `$ref`s are checked once resolved).
+    `check_params` False leaves params as given (a workflow node's `$ref`s are checked once
+    resolved); so are the params of a job whose `$ref`s read the jobs it depends on.
     """
     text = {"params": submit.params, "metadata": submit.metadata, "idempotency_key": submit.idempotency_key}
     errors = nul_errors(text, at)  # engine, operation and tags are checked against names and patterns
-    if errors := errors + notify_errors(submit.notify, join_path(at, "notify"), allowed=JOB_EVENT_TYPES):
+    errors += notify_errors(submit.notify, join_path(at, "notify"), allowed=JOB_EVENT_TYPES)
+    if check_params:
+        errors += dependency_errors(submit, at)
+    if errors:
         raise SubmitError(errors)
     if submit.engine not in ENGINES:
         raise SubmitError(
@@ -83,7 +91,7 @@ def build_job(
         )
     params = submit.params
     try:
-        if check_params:
+        if check_params and next(find_refs(submit.params), None) is None:
             params = msgspec.to_builtins(msgspec.convert(submit.params, op.params))
     except msgspec.ValidationError as exc:
         raise SubmitError([field_error(str(exc), join_path(at, "params"))]) from None
@@ -92,11 +100,12 @@ def build_job(
         raise SubmitError(
             [FieldError(join_path(at, "retry_backoff_max_seconds"), "must not be below retry_backoff_seconds")]
         )
+    status = JobStatus.QUEUED if run_at is None else JobStatus.SCHEDULED
     return NewJob(
         id=uuid7(),
         engine=submit.engine,
         operation=submit.operation,
-        status=JobStatus.QUEUED if run_at is None else JobStatus.SCHEDULED,
+        status=JobStatus.WAITING if submit.depends_on else status,
         priority=priority_value(submit.priority),
         params=params,
         max_retries=submit.max_retries,
@@ -108,6 +117,8 @@ def build_job(
         idempotency_key=submit.idempotency_key,
         run_at=run_at,
         notify=None if submit.notify is None else msgspec.to_builtins(submit.notify),
+        depends_on=submit.depends_on,
+        on_dependency_failure=submit.on_dependency_failure,
     )
 
 
@@ -178,14 +189,14 @@ Stored = list[tuple[asyncpg.Record, bool]]
 """Each job of a submission: its row, and whether this submission created it."""
 
 
-async def store_jobs(pool: asyncpg.Pool, tenant: str, new: Sequence[NewJob]) -> Stored:
-    """Store jobs in one transaction; (row, created) each, in order.
+async def store_jobs(pool: asyncpg.Pool, tenant: str, new: Sequence[NewJob], *, at: str = "") -> Stored:
+    """Store jobs in one transaction; (row, created) each, in order. `at`: where a batch's jobs
+    are in the body ("jobs"), for the fields errors name.
 
     A job whose idempotency key the tenant used before comes back as the earlier job
     (created False); if the earlier job was a different request, nothing is stored.
     """
-    async with pool.acquire() as conn, conn.transaction():
-        return await _store(conn, tenant, new)
+    return await retry_deadlocks(pool, lambda conn: _store(conn, tenant, new, at))
 
 
 async def store_batch(
@@ -194,9 +205,10 @@ async def store_batch(
     """Store a batch under an idempotency key, its jobs and the key in one transaction; the jobs
     and True. For a key the tenant used before: that batch's jobs (created False) and False if
     the body is the same; SubmitError 409 if it is not. Nothing is stored then."""
-    async with pool.acquire() as conn, conn.transaction():
+
+    async def store(conn: asyncpg.Connection) -> tuple[Stored, bool]:
         if await batches.claim_batch(conn, tenant, key, body_hash, [job.id for job in new]):
-            stored = await _store(conn, tenant, new)
+            stored = await _store(conn, tenant, new, "jobs")
             if any(row["id"] != job.id for (row, _), job in zip(stored, new, strict=True)):
                 await batches.record_batch_jobs(conn, tenant, key, [row["id"] for row, _ in stored])
             return stored, True
@@ -207,6 +219,8 @@ async def store_batch(
             raise SubmitError([FieldError("idempotency_key", message)], status=409, code="idempotency_conflict")
         return [(row, False) for row in await batches.jobs_in_order(conn, tenant, earlier["job_ids"])], False
 
+    return await retry_deadlocks(pool, store)
+
 
 def batch_hash(batch: JobBatchSubmit) -> bytes:
     """What tells two batches apart: SHA-256 of the batch as canonical JSON (defaults filled in,
@@ -214,7 +228,7 @@ def batch_hash(batch: JobBatchSubmit) -> bytes:
     return hashlib.sha256(msgspec.json.encode(batch, order="sorted")).digest()
 
 
-async def _store(conn: asyncpg.Connection, tenant: str, new: Sequence[NewJob]) -> Stored:
+async def _store(conn: asyncpg.Connection, tenant: str, new: Sequence[NewJob], at: str) -> Stored:
     """Store jobs in the caller's transaction; see store_jobs."""
     rows = {row["id"]: row for row in await jobs.insert_jobs(conn, tenant, new)}
     repeated = [job for job in new if job.id not in rows]
@@ -229,16 +243,36 @@ async def _store(conn: asyncpg.Connection, tenant: str, new: Sequence[NewJob]) -
             continue
         row = earlier[job.idempotency_key]
         if (row["engine"], row["operation"], row["params"]) != (job.engine, job.operation, job.params):
-            field = "idempotency_key" if len(new) == 1 else f"jobs[{index}].idempotency_key"
+            field = join_path(f"{at}[{index}]" if at else "", "idempotency_key")
             message = f"was used for a different job ({row['id']}) with other engine, operation or params"
             raise SubmitError([FieldError(field, message)], status=409, code="idempotency_conflict")
         out.append((row, False))
+    waiting = [(index, job) for index, job in enumerate(new) if job.depends_on and job.id in rows]
+    if waiting:
+        await _link(conn, tenant, waiting, at)
+        now = {row["id"]: row for row in await batches.jobs_in_order(conn, tenant, [job.id for _, job in waiting])}
+        out = [(now.get(row["id"], row), created) for row, created in out]
     return out
 
 
-async def submit_jobs(dispatcher: Dispatcher, tenant: str, new: Sequence[NewJob]) -> Stored:
+async def _link(conn: asyncpg.Connection, tenant: str, waiting: Sequence[tuple[int, NewJob]], at: str) -> None:
+    """Link new jobs to the jobs they depend on; SubmitError naming each `depends_on[i]` that is
+    no job of the tenant's (a job may depend only on jobs that exist: no cycle can form)."""
+    links = [(job.id, dep) for _, job in waiting for dep in job.depends_on]
+    made = await link_dependencies(conn, tenant, links)
+    errors = [
+        FieldError(join_path(f"{at}[{index}]" if at else "", f"depends_on[{i}]"), f"no job {dep} of yours")
+        for index, job in waiting
+        for i, dep in enumerate(job.depends_on)
+        if (job.id, dep) not in made
+    ]
+    if errors:
+        raise SubmitError(errors)
+
+
+async def submit_jobs(dispatcher: Dispatcher, tenant: str, new: Sequence[NewJob], *, at: str = "") -> Stored:
     """Store jobs, then hand the queued ones to the dispatcher (the outbox relay covers a failed publish)."""
-    stored = await store_jobs(dispatcher.pool, tenant, new)
+    stored = await store_jobs(dispatcher.pool, tenant, new, at=at)
     publish(dispatcher, stored)
     return stored
 
@@ -253,8 +287,15 @@ async def submit_batch(
 
 
 def publish(dispatcher: Dispatcher, stored: Stored) -> None:
-    """Hand the queued jobs this submission created to the dispatcher."""
-    dispatcher.send([to_dispatch(row) for row, created in stored if created and row["status"] == JobStatus.QUEUED])
+    """Hand the queued jobs this submission created to the dispatcher. A job that depends on
+    others is left to the outbox relay: it was queued, if at all, by its dependencies' release."""
+    dispatcher.send(
+        [
+            to_dispatch(row)
+            for row, created in stored
+            if created and row["status"] == JobStatus.QUEUED and not row["depends_on"]
+        ]
+    )
 
 
 #: What a submission refused by a full backlog is told to wait before trying again.

@@ -16,8 +16,8 @@ from schemas.contracts import Contracts
 from schemas.errors import FieldError, nul_errors
 from schemas.events import WORKFLOW_EVENT_TYPES
 from schemas.ids import uuid7
-from schemas.jobs import JobSpec, JobStatus, JobSubmit, notify_errors
-from schemas.workflows import WorkflowNodeSubmit, WorkflowSubmit, check_graph, check_refs, children_of, find_refs
+from schemas.jobs import JobSpec, JobStatus, JobSubmit, find_refs, notify_errors
+from schemas.workflows import WorkflowNodeSubmit, WorkflowSubmit, check_graph, check_refs, children_of
 from services.submit import SubmitError, build_job
 
 #: The fields a node shares with a job.

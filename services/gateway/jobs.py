@@ -11,7 +11,7 @@ from litestar import Controller, Response, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
 
-from infra import jobs, jobs_bulk
+from infra import dependencies, jobs, jobs_bulk
 from infra.jobs import JobFilter, to_dispatch, to_view
 from infra.keys import Principal
 from schemas.errors import nul_errors
@@ -136,7 +136,7 @@ class JobController(Controller):
         await check_artifact_inputs(resources.pool, principal.tenant, params)
         await check_backlog(resources.pool, await resources.controls.get(), new, at="jobs")
         if idempotency_key is None:
-            stored, created = await submit_jobs(resources.dispatcher, principal.tenant, new), True
+            stored, created = await submit_jobs(resources.dispatcher, principal.tenant, new, at="jobs"), True
         else:
             stored, created = await submit_batch(
                 resources.dispatcher, principal.tenant, new, key=idempotency_key, body_hash=batch_hash(data)
@@ -206,6 +206,26 @@ class JobController(Controller):
         await annotate_waiting(resources.pool, resources.settings, items)
         next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
         return JobPage(items=items, next_cursor=next_cursor)
+
+    @get("/{job_id:uuid}/dependents", guards=[requires(Scope.JOBS_READ)], summary="The jobs that depend on a job")
+    async def list_dependents(
+        self,
+        job_id: JobId,
+        resources: Resources,
+        principal: Principal,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+    ) -> JobPage:
+        """The jobs submitted with this one in `depends_on`, oldest first, whatever their status."""
+        after = after_cursor(cursor)
+        if await jobs.get_job(resources.pool, principal.tenant, job_id) is None:
+            raise not_found(job_id)
+        rows = await dependencies.list_dependents(
+            resources.pool, principal.tenant, job_id, after=after, limit=limit + 1
+        )
+        items = [to_view(row) for row in rows[:limit]]
+        await annotate_waiting(resources.pool, resources.settings, items)
+        return JobPage(items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None)
 
     @get("/{job_id:uuid}/events", guards=[requires(Scope.JOBS_READ)], summary="A job's history")
     async def list_events(

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from schemas.jobs import find_refs
 from schemas.workflows import (
     WorkflowNodeSubmit,
     WorkflowSubmit,
@@ -14,7 +15,6 @@ from schemas.workflows import (
     check_refs,
     children_of,
     find_cycle,
-    find_refs,
 )
 
 

@@ -4,19 +4,24 @@
 -- $1 ids, $2 tenant, $3 engines, $4 operations, $5 statuses, $6 priorities, $7 params (JSON texts),
 -- $8 max_retries, $9 retry_backoff_seconds, $10 retry_backoff_max_seconds,
 -- $11 timeout_seconds, $12 tags, $13 metadata (JSON texts: a list of lists would read as a
--- two-dimensional array), $14 run_at, $15 notify (JSON texts or nulls), $16 idempotency keys
+-- two-dimensional array), $14 run_at, $15 notify (JSON texts or nulls), $16 idempotency keys,
+-- $17 depends_on (JSON texts), $18 on_dependency_failure
 INSERT INTO jobs (id, tenant, engine, operation, status, priority, params, max_retries,
                   retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds, tags,
-                  metadata, run_at, notify, idempotency_key)
+                  metadata, run_at, notify, idempotency_key, depends_on, dependencies_left,
+                  on_dependency_failure)
 SELECT j.id, $2, j.engine, j.operation, j.status, j.priority, j.params::jsonb, j.max_retries,
        j.backoff, j.backoff_max, j.timeout_seconds,
        ARRAY(SELECT jsonb_array_elements_text(j.tags::jsonb)), j.metadata::jsonb, j.run_at,
-       j.notify::jsonb, j.idempotency_key
+       j.notify::jsonb, j.idempotency_key,
+       ARRAY(SELECT jsonb_array_elements_text(j.depends_on::jsonb))::uuid[],
+       jsonb_array_length(j.depends_on::jsonb), j.on_dependency_failure
 FROM unnest($1::uuid[], $3::text[], $4::text[], $5::job_status[], $6::smallint[], $7::text[],
             $8::integer[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::text[],
-            $14::timestamptz[], $15::text[], $16::text[])
+            $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[])
      AS j(id, engine, operation, status, priority, params, max_retries, backoff, backoff_max,
-          timeout_seconds, tags, metadata, run_at, notify, idempotency_key)
+          timeout_seconds, tags, metadata, run_at, notify, idempotency_key, depends_on,
+          on_dependency_failure)
 ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *;
 
