@@ -8,8 +8,9 @@ stays a cancellation point (and takes the worker's interrupts) however long the 
 silent, and reports progress at least every second. Stopping shuts the connection's socket
 down, which the provider sees as the client going away.
 
-Errors map onto the job taxonomy: 429 (after its Retry-After), 408, 5xx, timeouts and broken
-connections are TransientError; other 4xx (400, 401, 403, 404, 422) are PermanentError. The API
+Errors map onto the job taxonomy (actors.provider_errors): 429 is ProviderRateLimited (retried
+after its Retry-After); 408, 5xx and broken connections ProviderUnavailable; no answer in time
+ProviderTimeout, all transient; other 4xx (400, 401, 403, 404, 422) ProviderRejected, permanent. The API
 key is sent as a bearer token and never appears in a message, a log line or a result.
 """
 
@@ -27,7 +28,15 @@ from typing import Any
 
 import httpx
 
-from actors.sdk import JobContext, PermanentError, TransientError
+from actors.provider_errors import (
+    AnswerTruncated,
+    ProviderBadAnswer,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from actors.sdk import JobContext
 from schemas.generation import Prices, Usage, cost_of, estimate_tokens, price_of
 
 #: How long the operation's thread waits for a line before looking for cancellation again.
@@ -134,11 +143,11 @@ class StreamReader:
         try:
             chunk = json.loads(data)
         except json.JSONDecodeError:
-            raise TransientError(f"the provider sent a stream event that is not JSON: {data[:80]!r}") from None
+            raise ProviderBadAnswer(f"the provider sent a stream event that is not JSON: {data[:80]!r}") from None
         if not isinstance(chunk, dict):
             return
         if "error" in chunk:
-            raise TransientError(f"the provider failed mid-stream: {provider_message(chunk, key)}")
+            raise ProviderUnavailable(f"the provider failed mid-stream: {provider_message(chunk, key)}")
         self.model = chunk.get("model") or self.model
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
@@ -298,11 +307,11 @@ def error_of(failure: httpx.Response | BaseException, provider: Provider) -> Exc
     if isinstance(failure, httpx.Response):
         return status_error(failure, provider.api_key)
     if isinstance(failure, httpx.TimeoutException):
-        return TransientError(f"the provider did not answer within {provider.timeout:g} s")
+        return ProviderTimeout(f"the provider did not answer within {provider.timeout:g} s")
     if isinstance(failure, httpx.ConnectError):
-        return TransientError(f"cannot reach the provider at {httpx.URL(provider.url).host}")
+        return ProviderUnavailable(f"cannot reach the provider at {httpx.URL(provider.url).host}")
     if isinstance(failure, httpx.HTTPError | OSError):
-        return TransientError(f"the connection to the provider broke: {type(failure).__name__}")
+        return ProviderUnavailable(f"the connection to the provider broke: {type(failure).__name__}")
     return failure if isinstance(failure, Exception) else RuntimeError(str(failure))
 
 
@@ -315,10 +324,10 @@ def status_error(response: httpx.Response, key: str) -> Exception:
         said = redact(response.text.strip(), key)[:MAX_PROVIDER_MESSAGE]
     message = f"the provider answered {status}" + (f": {said}" if said else "")
     if status == 429:
-        return TransientError(message, retry_in=retry_after(response.headers.get("retry-after")))
+        return ProviderRateLimited(message, retry_in=retry_after(response.headers.get("retry-after")))
     if status == 408 or status >= 500:
-        return TransientError(message)
-    return PermanentError(message)
+        return ProviderUnavailable(message)
+    return ProviderRejected(message)
 
 
 def provider_message(body: Any, key: str) -> str:
@@ -371,5 +380,5 @@ def json_answer(completion: Completion) -> Any:
         except json.JSONDecodeError:
             pass
     if completion.finish_reason == "length":
-        raise PermanentError("the model's answer was cut off at its token limit before the JSON asked for ended")
-    raise TransientError("the model did not answer with the JSON asked for")
+        raise AnswerTruncated("the model's answer was cut off at its token limit before the JSON asked for ended")
+    raise ProviderBadAnswer("the model did not answer with the JSON asked for")

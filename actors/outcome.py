@@ -43,6 +43,8 @@ class ClaimedJob(msgspec.Struct, kw_only=True):
     retry_backoff_max_seconds: float
     timeout_seconds: float
     error: dict[str, Any] | None = None
+    #: The error categories and types it is retried on; None: transient errors.
+    retry_on: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -89,16 +91,27 @@ def decide(
         error = error_record(exception, ErrorCategory.CANCELLED, "cancelled on request")
         return Outcome(JobStatus.CANCELLED, "job_cancelled", error=error)
     if isinstance(exception, JobTimedOut):
-        message = f"ran past its time limit of {job.timeout_seconds:g} s"
-        error = error_record(exception, ErrorCategory.TIMEOUT, message)
-        return Outcome(JobStatus.FAILED, "job_failed", error=error, dead_letter=True)
-    category = categorize(exception, op)
-    error = error_record(exception, category)
+        category = ErrorCategory.TIMEOUT
+        error = error_record(exception, category, f"ran past its time limit of {job.timeout_seconds:g} s")
+    else:
+        category = categorize(exception, op)
+        error = error_record(exception, category)
     tries = job.attempts - job.retry_base
-    if category is ErrorCategory.TRANSIENT and should_retry(tries, job.max_retries):
+    if retried(job, category, exception) and should_retry(tries, job.max_retries):
         delay = retry_delay(exception, tries, job, rand)
         return Outcome(JobStatus.RETRYING, "job_retry_scheduled", error=error, retry_in=delay)
     return Outcome(JobStatus.FAILED, "job_failed", error=error, dead_letter=True)
+
+
+def retried(job: ClaimedJob, category: ErrorCategory, exception: BaseException) -> bool:
+    """Whether the job's retry policy retries this error, its budget aside: by default transient
+    errors; with `retry_on`, those of a category it lists or of a type it names (the error's
+    class or a base of it, so "TransientError" takes in ProviderRateLimited)."""
+    if job.retry_on is None:
+        return category is ErrorCategory.TRANSIENT
+    if category.value in job.retry_on:
+        return True
+    return any(cls.__name__ in job.retry_on for cls in type(exception).__mro__)
 
 
 def retry_delay(exception: BaseException, tries: int, job: ClaimedJob, rand: Callable[[], float]) -> float:

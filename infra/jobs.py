@@ -39,6 +39,8 @@ class NewJob(msgspec.Struct, kw_only=True):
     #: The jobs it waits for (then it is stored `waiting`), and what it does if one fails.
     depends_on: list[uuid.UUID] = []
     on_dependency_failure: str = "cancel"
+    #: The error categories and types it is retried on (None: transient errors).
+    retry_on: list[str] | None = None
 
 
 class Dispatch(msgspec.Struct, kw_only=True):
@@ -101,6 +103,11 @@ def job_columns(jobs: Sequence[NewJob]) -> list[list[Any]]:
     ]
 
 
+def retry_on_column(jobs: Sequence[NewJob]) -> list[str | None]:
+    """The `retry_on` of each job as a parameter of the statements that insert jobs (JSON texts or nulls)."""
+    return [None if j.retry_on is None else json_text(j.retry_on) for j in jobs]
+
+
 async def insert_jobs(db: Db, tenant: str, jobs: Sequence[NewJob]) -> list[asyncpg.Record]:
     """Store jobs of one tenant in one statement; those whose idempotency key exists are skipped."""
     ids, *rest = job_columns(jobs)
@@ -112,6 +119,7 @@ async def insert_jobs(db: Db, tenant: str, jobs: Sequence[NewJob]) -> list[async
         [j.idempotency_key for j in jobs],
         [json_text([str(dep) for dep in j.depends_on]) for j in jobs],
         [j.on_dependency_failure for j in jobs],
+        retry_on_column(jobs),
     )
     return rows
 

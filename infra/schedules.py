@@ -105,6 +105,7 @@ async def fire_schedule(
         job.tags,
         job.metadata,
         job.notify,
+        job.retry_on,
     )
     return None if row is None else msgspec.convert(dict(row), Dispatch)
 

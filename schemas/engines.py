@@ -28,6 +28,15 @@ INTERNAL_QUEUES: tuple[str, ...] = (NOTIFICATIONS,)
 QUEUES: tuple[str, ...] = (*ENGINES, NOTIFICATIONS)
 
 
+class ErrorTypeView(msgspec.Struct, kw_only=True):
+    """An error an operation's job may fail with, as `error.type` names it; `retry_on` may name it."""
+
+    type: str
+    #: transient (retried by default), permanent, timeout or worker_lost.
+    category: str
+    description: str
+
+
 class OperationView(msgspec.Struct, kw_only=True):
     """An operation of an engine, with the JSON Schema of its params and result."""
 
@@ -38,6 +47,8 @@ class OperationView(msgspec.Struct, kw_only=True):
     #: Params a first job could be submitted with.
     example: dict[str, Any] | None
     default_timeout_seconds: float | None
+    #: Every error its jobs may fail with (`retry_on` chooses which are retried).
+    errors: list[ErrorTypeView] = []
 
 
 class EngineView(msgspec.Struct, kw_only=True):

@@ -92,6 +92,9 @@ Seconds = Annotated[float, Meta(ge=0, le=30 * 86400)]
 MAX_DELAY_SECONDS = 366 * 86400  # how far ahead a job may be scheduled
 
 
+RetryOnEntry = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
 class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """What to run, and how: the fields a submitted job and a workflow node share."""
 
@@ -107,6 +110,10 @@ class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     metadata: dict[str, Any] = {}
     run_at: Annotated[datetime, Meta(tz=True)] | None = None
     delay_seconds: Annotated[float, Meta(ge=0, le=MAX_DELAY_SECONDS)] | None = None
+    #: The errors retried (up to max_retries): categories (transient, timeout, worker_lost) and
+    #: error types (`error.type`, as GET /v1/engines lists them per operation); any other error
+    #: fails the job at once. Null: transient errors are retried, a lost worker's job is taken over.
+    retry_on: Annotated[list[RetryOnEntry], Meta(min_length=1, max_length=16)] | None = None
 
 
 class Notify(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -234,6 +241,8 @@ class JobView(msgspec.Struct, kw_only=True):
     max_retries: int
     retry_backoff_seconds: float
     retry_backoff_max_seconds: float
+    #: The errors it is retried on (null: transient ones).
+    retry_on: list[str] | None = None
     timeout_seconds: float
     tags: list[str]
     metadata: dict[str, Any]

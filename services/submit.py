@@ -89,6 +89,13 @@ def build_job(
                 )
             ]
         )
+    errors = [
+        FieldError(join_path(at, f"retry_on[{index}]"), problem)
+        for index, entry in enumerate(submit.retry_on or [])
+        if (problem := op.retry_on_problem(entry)) is not None
+    ]
+    if errors:
+        raise SubmitError(errors)
     params = submit.params
     try:
         if check_params and next(find_refs(submit.params), None) is None:
@@ -119,6 +126,7 @@ def build_job(
         notify=None if submit.notify is None else msgspec.to_builtins(submit.notify),
         depends_on=submit.depends_on,
         on_dependency_failure=submit.on_dependency_failure,
+        retry_on=None if submit.retry_on is None else list(dict.fromkeys(submit.retry_on)),
     )
 
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from actors import composer, llm
 from actors import creative_composer as local
-from actors.sdk import JobContext, TransientError, operation
+from actors.provider_errors import ProviderBadAnswer
+from actors.sdk import JobContext, operation
 from schemas.contracts.creative_assistant import (
     BRAINSTORM,
     OUTLINE,
@@ -35,7 +36,7 @@ def items(data: Any, key: str) -> list[dict[str, Any]]:
     """The objects under `key` of a model's JSON answer (or the answer itself, a list)."""
     found = data.get(key) if isinstance(data, dict) else data
     if not isinstance(found, list) or not all(isinstance(x, dict) for x in found):
-        raise TransientError(f"the model's answer has no list of {key}")
+        raise ProviderBadAnswer(f"the model's answer has no list of {key}")
     return found
 
 
@@ -74,7 +75,7 @@ def brainstorm(ctx: JobContext, p: BrainstormParams) -> Ideas:
         for x in items(llm.json_answer(done), "ideas")
     ][: p.n]
     if not [i for i in found if i.title and i.text]:
-        raise TransientError("the model's answer has no ideas")
+        raise ProviderBadAnswer("the model's answer has no ideas")
     return Ideas(**llm.generation(done), topic=p.topic, ideas=[i for i in found if i.title and i.text])
 
 
@@ -111,7 +112,7 @@ def outline(ctx: JobContext, p: OutlineParams) -> Outline:
         if text(x.get("heading"))
     ]
     if not sections:
-        raise TransientError("the model's answer has no sections")
+        raise ProviderBadAnswer("the model's answer has no sections")
     title = text(answer.get("title")) if isinstance(answer, dict) else ""
     return Outline(**llm.generation(done), title=title or composer.capital(p.topic), kind=p.kind, sections=sections)
 
@@ -159,5 +160,5 @@ def refine(ctx: JobContext, p: RefineParams) -> Refined:
                 )
             )
     if not refined:
-        raise TransientError("the model's answer has no suggestions")
+        raise ProviderBadAnswer("the model's answer has no suggestions")
     return Refined(**llm.generation(done), suggestions=refined)

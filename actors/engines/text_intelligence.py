@@ -29,7 +29,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from actors import composer, llm
 from actors.platforms import RULES
-from actors.sdk import JobContext, PermanentError, TransientError, operation
+from actors.provider_errors import ProviderBadAnswer
+from actors.sdk import JobContext, PermanentError, operation
 from actors.text import key_phrases, sentences_of, textrank, words_of
 from schemas.contracts.text_intelligence import (
     DETECT_LANGUAGE,
@@ -320,7 +321,7 @@ def generate(ctx: JobContext, p: GenerateParams) -> GeneratedText:
     done = llm.complete(ctx, provider, generate_messages(p), max_tokens=MAX_TOKENS[p.kind][p.length])
     title, text = title_of(done.text) if p.kind == "blog_post" else (None, done.text.strip())
     if not words_of(text):
-        raise TransientError("the model answered with no text")
+        raise ProviderBadAnswer("the model answered with no text")
     return GeneratedText(**llm.generation(done), kind=p.kind, title=title, text=text, words=len(words_of(text)))
 
 

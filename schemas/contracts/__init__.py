@@ -30,6 +30,44 @@ from schemas.engines import ENGINES, INTERNAL_QUEUES
 
 
 @dataclass(frozen=True)
+class ErrorType:
+    """An error an operation's job may fail with: the name its `error.type` shows, its category
+    (whether it is retried by default: transient yes; permanent, timeout no; worker_lost: the
+    job is taken over), and when it happens. `retry_on` may name it."""
+
+    name: str
+    category: str
+    description: str
+
+
+#: What any operation's job may fail with.
+COMMON_ERRORS: tuple[ErrorType, ...] = (
+    ErrorType("TransientError", "transient", "A failure that may pass (an unexpected exception is one too)."),
+    ErrorType("PermanentError", "permanent", "Input or a request that retrying cannot mend."),
+    ErrorType("JobTimedOut", "timeout", "The job ran past its timeout_seconds."),
+    ErrorType("WorkerLost", "worker_lost", "The worker process running the job died (too often, by default)."),
+)
+
+#: What operations that call a model provider may fail with, besides COMMON_ERRORS.
+PROVIDER_ERRORS: tuple[ErrorType, ...] = (
+    ErrorType("ProviderRateLimited", "transient", "The provider answered 429; retried after its Retry-After."),
+    ErrorType("ProviderUnavailable", "transient", "The provider answered 408 or 5xx, or could not be reached."),
+    ErrorType("ProviderTimeout", "transient", "The provider did not answer within CONVEYOR_LLM_TIMEOUT_SECONDS."),
+    ErrorType("ProviderRejected", "permanent", "The provider refused the request (400, 401, 403, 404, …)."),
+    ErrorType("ProviderBadAnswer", "transient", "The model's answer was not what was asked for (no text, no JSON)."),
+    ErrorType("AnswerTruncated", "permanent", "The model's answer was cut off at its token limit."),
+)
+
+#: ffmpeg refusing its input: what video operations may fail with, besides COMMON_ERRORS.
+FFMPEG_ERROR = ErrorType("FfmpegError", "permanent", "ffmpeg refused a file or failed.")
+#: espeak-ng or ffmpeg missing or failing, in the audio operations.
+MEDIA_ERROR = ErrorType("MediaError", "permanent", "ffmpeg or espeak-ng is missing or failed on the input.")
+
+#: The error categories `retry_on` may name (permanent and cancelled ones are never retried as a whole).
+RETRY_CATEGORIES = ("transient", "timeout", "worker_lost")
+
+
+@dataclass(frozen=True)
 class Contract:
     """An engine operation as clients see it: its name, the Structs of its params and result,
     what it does, example params and its jobs' default time limit."""
@@ -46,6 +84,24 @@ class Contract:
     #: Run by workers for Conveyor itself (on a queue that is not an engine, such as
     #: `notifications`); never offered to clients.
     internal: bool = False
+    #: The errors of its own it may fail with, besides COMMON_ERRORS.
+    errors: tuple[ErrorType, ...] = ()
+
+    @property
+    def error_types(self) -> tuple[ErrorType, ...]:
+        """Every error its jobs may fail with: COMMON_ERRORS, then its own."""
+        return (*COMMON_ERRORS, *self.errors)
+
+    def retry_on_problem(self, entry: str) -> str | None:
+        """Why `entry` cannot be in a job's `retry_on` (a category or one of error_types), or None."""
+        if entry in RETRY_CATEGORIES or any(e.name == entry for e in self.error_types):
+            return None
+        if entry in ("permanent", "cancelled"):
+            return f'"{entry}" errors are never retried as a whole: name the error types to retry'
+        names = ", ".join(e.name for e in self.error_types)
+        return (
+            f'"{entry}" is neither a category ({", ".join(RETRY_CATEGORIES)}) nor an error type of {self.key} ({names})'
+        )
 
     @property
     def key(self) -> str:
@@ -121,10 +177,13 @@ def contract(
     timeout_seconds: float | None = None,
     diagnostic: bool = False,
     internal: bool = False,
+    errors: tuple[ErrorType, ...] = (),
     registry: Contracts = CONTRACTS,
 ) -> Contract:
     """Declare operation `name` of `engine` (see the module's docstring); the contract."""
-    declared = Contract(engine, name, params, result, description, example, timeout_seconds, diagnostic, internal)
+    declared = Contract(
+        engine, name, params, result, description, example, timeout_seconds, diagnostic, internal, errors
+    )
     registry.add(declared)
     return declared
 

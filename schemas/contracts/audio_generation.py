@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from schemas.artifacts import EXAMPLE_JOB_ID, ArtifactInput, ArtifactView
-from schemas.contracts import contract
+from schemas.contracts import FFMPEG_ERROR, MEDIA_ERROR, ErrorType, contract
 
 AudioFormat = Literal["wav", "ogg"]
 Waveform = Literal["sine", "square", "triangle", "sawtooth"]
@@ -36,6 +36,14 @@ def note_frequency(note: str) -> float | None:
     letter, accidental, octave = found.group(1, 2, 3)
     midi = 12 * (int(octave) + 1) + SEMITONES[letter] + {"#": 1, "b": -1, "": 0}[accidental]
     return 440.0 * 2 ** ((midi - 69) / 12)
+
+
+#: What audio operations may fail with, besides COMMON_ERRORS.
+AUDIO_ERRORS = (
+    MEDIA_ERROR,
+    FFMPEG_ERROR,
+    ErrorType("AudioError", "permanent", "Input that cannot become audio: an unknown voice, a file that is not sound."),
+)
 
 
 class SpeakParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -173,6 +181,7 @@ SPEAK = contract(
     ),
     example={"text": "Your export is ready. It has three files.", "voice": "en-us", "speed": 160},
     timeout_seconds=600,
+    errors=AUDIO_ERRORS,
 )
 
 SYNTHESIZE_TONES = contract(
@@ -193,6 +202,7 @@ SYNTHESIZE_TONES = contract(
         "waveform": "triangle",
     },
     timeout_seconds=300,
+    errors=AUDIO_ERRORS,
 )
 
 NORMALIZE = contract(
@@ -206,4 +216,5 @@ NORMALIZE = contract(
     ),
     example={"input": {"$artifact": f"{EXAMPLE_JOB_ID}/speech.wav"}, "target_lufs": -16},
     timeout_seconds=900,
+    errors=AUDIO_ERRORS,
 )

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from schemas.contracts import contract
+from schemas.contracts import PROVIDER_ERRORS, contract
 from schemas.contracts.text_intelligence import Audience, Source, Topic
 from schemas.generation import Generation
 
@@ -56,6 +56,7 @@ BRAINSTORM = contract(
     ),
     example={"topic": "remote onboarding", "n": 3, "audience": "engineering managers"},
     timeout_seconds=300,
+    errors=PROVIDER_ERRORS,
 )
 
 
@@ -91,6 +92,7 @@ OUTLINE = contract(
     ),
     example={"topic": "why background jobs need retries", "kind": "talk", "sections": 4},
     timeout_seconds=300,
+    errors=PROVIDER_ERRORS,
 )
 
 
@@ -146,4 +148,5 @@ REFINE = contract(
         "feedback": "shorter, more professional, focus on the first week",
     },
     timeout_seconds=300,
+    errors=PROVIDER_ERRORS,
 )

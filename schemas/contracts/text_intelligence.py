@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from schemas.contracts import contract
+from schemas.contracts import PROVIDER_ERRORS, contract
 from schemas.generation import Generation
 
 #: The longest text an analysis operation takes (characters).
@@ -269,6 +269,7 @@ GENERATE = contract(
         "audience": "product engineers",
     },
     timeout_seconds=600,
+    errors=PROVIDER_ERRORS,
 )
 
 
@@ -307,4 +308,5 @@ TRANSFORM = contract(
     ),
     example={"text": EXAMPLE_TEXT, "tone": "professional", "platform": "linkedin"},
     timeout_seconds=600,
+    errors=PROVIDER_ERRORS,
 )

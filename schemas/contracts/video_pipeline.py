@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from schemas.artifacts import EXAMPLE_JOB_ID, NAME, ArtifactInput, ArtifactView
-from schemas.contracts import contract
+from schemas.contracts import FFMPEG_ERROR, contract
 
 #: The longest slideshow, in seconds.
 MAX_SLIDESHOW_SECONDS = 600.0
@@ -144,6 +144,7 @@ SLIDESHOW = contract(
         "transition": "crossfade",
     },
     timeout_seconds=900,
+    errors=(FFMPEG_ERROR,),
 )
 
 ANIMATED_GIF = contract(
@@ -167,4 +168,5 @@ TRANSCODE = contract(
     ),
     example={"input": _example_input("slideshow.mp4"), "format": "webm", "width": 640},
     timeout_seconds=900,
+    errors=(FFMPEG_ERROR,),
 )

@@ -6,7 +6,7 @@ from litestar import Controller, get
 
 from infra.settings import Settings
 from schemas.contracts import Contracts
-from schemas.engines import ENGINES, EngineList, EngineView, OperationView
+from schemas.engines import ENGINES, EngineList, EngineView, ErrorTypeView, OperationView
 from schemas.keys import Scope
 from services.gateway.auth import requires
 from services.gateway.deps import Resources
@@ -28,6 +28,10 @@ def engine_list(registry: Contracts, settings: Settings) -> EngineList:
                         result_schema=op.result_schema(),
                         example=op.example,
                         default_timeout_seconds=op.timeout_seconds,
+                        errors=[
+                            ErrorTypeView(type=e.name, category=e.category, description=e.description)
+                            for e in op.error_types
+                        ],
                     )
                     for op in registry.operations(name)
                 ],

@@ -44,6 +44,8 @@ def not_found(schedule_id: uuid.UUID) -> ApiError:
 def job_errors(job: JobSubmit, resources: Resources) -> list[FieldError]:
     """What keeps a schedule's job body from being submitted at its fire times."""
     errors = [FieldError(f"job.{name}", why) for name, why in SCHEDULE_OWNED.items() if getattr(job, name) is not None]
+    if job.depends_on:
+        errors.append(FieldError("job.depends_on", "a schedule's jobs run at their fire times; they wait for no job"))
     try:
         build_job(job, resources.registry, resources.settings, at="job")
     except SubmitError as exc:

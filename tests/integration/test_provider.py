@@ -221,3 +221,29 @@ async def test_cancelling_a_generation_closes_the_providers_connection(
 
 async def _is_set(event: threading.Event) -> bool:
     return event.is_set()
+
+
+async def test_retry_on_chooses_which_provider_errors_are_retried(
+    make_system: MakeSystem, fake_provider: FakeProvider
+) -> None:
+    _, client = await provider_system(make_system, fake_provider)
+    async with client:
+        # Given the provider answers 429 once to each prompt, then streams
+        body = {"engine": "text_intelligence", "operation": "generate"}
+        # When a job retried only on ProviderUnavailable is rate limited, Then it fails at once
+        other = await client.post(
+            "/v1/jobs",
+            json={**body, "params": {"kind": "caption", "topic": "[429] reefs"}, "retry_on": ["ProviderUnavailable"]},
+        )
+        assert other.status_code == 202, other.text
+        failed = await wait_for_status(client, other.json()["id"], "succeeded", "failed", timeout=30)
+        assert failed["status"] == "failed" and failed["attempts"] == 1
+        assert failed["error"]["type"] == "ProviderRateLimited" and failed["error"]["category"] == "transient"
+        assert failed["retry_on"] == ["ProviderUnavailable"]
+        # And a job retried on ProviderRateLimited succeeds on its second attempt
+        named = await client.post(
+            "/v1/jobs",
+            json={**body, "params": {"kind": "caption", "topic": "[429] kelp"}, "retry_on": ["ProviderRateLimited"]},
+        )
+        done = await wait_for_status(client, named.json()["id"], "succeeded", "failed", timeout=30)
+        assert done["status"] == "succeeded" and done["attempts"] == 2

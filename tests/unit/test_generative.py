@@ -123,6 +123,7 @@ def test_provider_statuses_map_onto_the_error_taxonomy() -> None:
         response(429, '{"error": {"message": "Rate limit reached"}}', **{"Retry-After": "2"}), KEY
     )
     assert isinstance(limited, TransientError) and limited.retry_in == 2.0 and "Rate limit reached" in str(limited)
+    assert type(limited).__name__ == "ProviderRateLimited"
     for status in (500, 502, 503, 408):
         assert isinstance(llm.status_error(response(status, "busy"), KEY), TransientError)
     for status in (400, 401, 403, 404, 422):

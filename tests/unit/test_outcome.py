@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from actors.outcome import ClaimedJob, decide, error_record
+from actors.provider_errors import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from actors.sdk import (
     JobCancelled,
     JobReleased,
@@ -21,11 +22,11 @@ from schemas.jobs import ErrorCategory, JobStatus
 FLAKY = load_engines().get("general", "flaky")
 
 
-def _job(attempts: int = 1, max_retries: int = 3, retry_base: int = 0) -> ClaimedJob:
+def _job(attempts: int = 1, max_retries: int = 3, retry_base: int = 0, retry_on: list[str] | None = None) -> ClaimedJob:
     return ClaimedJob(
         id=uuid.uuid4(), tenant="t", engine="general", operation="flaky", status=JobStatus.RUNNING, priority=5,
         params={}, attempts=attempts, retry_base=retry_base, max_retries=max_retries, retry_backoff_seconds=2.0,
-        retry_backoff_max_seconds=60.0, timeout_seconds=10.0,
+        retry_backoff_max_seconds=60.0, timeout_seconds=10.0, retry_on=retry_on,
     )  # fmt: skip
 
 
@@ -104,3 +105,43 @@ def test_a_named_delay_still_stops_at_the_retry_ceiling() -> None:
 
 def test_a_negative_named_delay_means_now() -> None:
     assert decide(_job(), FLAKY, exception=TransientError("x", retry_in=-5)).retry_in == 0.0
+
+
+def test_retry_on_retries_only_the_error_types_it_names() -> None:
+    # Given a job retried on rate limits only
+    job = _job(retry_on=["ProviderRateLimited"])
+    # Then a rate limit is retried (after the delay the provider named), another transient error is not
+    limited = decide(job, FLAKY, exception=ProviderRateLimited("429", retry_in=7.0))
+    assert (limited.status, limited.retry_in) == (JobStatus.RETRYING, 7.0)
+    unavailable = decide(job, FLAKY, exception=ProviderUnavailable("503"))
+    assert (unavailable.status, unavailable.dead_letter) == (JobStatus.FAILED, True)
+    assert unavailable.error is not None and unavailable.error["category"] == "transient"
+    # And the retry budget still holds
+    assert (
+        decide(_job(attempts=4, retry_on=["ProviderRateLimited"]), FLAKY, exception=ProviderRateLimited("429")).status
+        is JobStatus.FAILED
+    )
+
+
+def test_retry_on_a_base_type_or_a_category_takes_in_its_kinds() -> None:
+    assert (
+        decide(_job(retry_on=["TransientError"]), FLAKY, exception=ProviderUnavailable("503")).status
+        is JobStatus.RETRYING
+    )
+    assert decide(_job(retry_on=["transient"]), FLAKY, exception=ConnectionResetError()).status is JobStatus.RETRYING
+    # a permanent error type named is retried too; other permanent ones are not
+    assert (
+        decide(_job(retry_on=["ProviderRejected"]), FLAKY, exception=ProviderRejected("400")).status
+        is JobStatus.RETRYING
+    )
+    assert (
+        decide(_job(retry_on=["ProviderRejected"]), FLAKY, exception=PermanentError("bad")).status is JobStatus.FAILED
+    )
+
+
+def test_a_timeout_is_retried_when_retry_on_lists_it() -> None:
+    assert decide(_job(), FLAKY, exception=JobTimedOut()).status is JobStatus.FAILED
+    outcome = decide(_job(retry_on=["timeout"]), FLAKY, exception=JobTimedOut(), rand=lambda: 1.0)
+    assert (outcome.status, outcome.retry_in) == (JobStatus.RETRYING, pytest.approx(2.0))
+    assert outcome.error is not None and outcome.error["category"] == "timeout"
+    assert decide(_job(retry_on=["timeout"]), FLAKY, exception=TransientError("x")).status is JobStatus.FAILED

@@ -5,23 +5,24 @@
 -- $8 max_retries, $9 retry_backoff_seconds, $10 retry_backoff_max_seconds,
 -- $11 timeout_seconds, $12 tags, $13 metadata (JSON texts: a list of lists would read as a
 -- two-dimensional array), $14 run_at, $15 notify (JSON texts or nulls), $16 idempotency keys,
--- $17 depends_on (JSON texts), $18 on_dependency_failure
+-- $17 depends_on (JSON texts), $18 on_dependency_failure, $19 retry_on (JSON texts or nulls)
 INSERT INTO jobs (id, tenant, engine, operation, status, priority, params, max_retries,
                   retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds, tags,
                   metadata, run_at, notify, idempotency_key, depends_on, dependencies_left,
-                  on_dependency_failure)
+                  on_dependency_failure, retry_on)
 SELECT j.id, $2, j.engine, j.operation, j.status, j.priority, j.params::jsonb, j.max_retries,
        j.backoff, j.backoff_max, j.timeout_seconds,
        ARRAY(SELECT jsonb_array_elements_text(j.tags::jsonb)), j.metadata::jsonb, j.run_at,
        j.notify::jsonb, j.idempotency_key,
        ARRAY(SELECT jsonb_array_elements_text(j.depends_on::jsonb))::uuid[],
-       jsonb_array_length(j.depends_on::jsonb), j.on_dependency_failure
+       jsonb_array_length(j.depends_on::jsonb), j.on_dependency_failure,
+       CASE WHEN j.retry_on IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(j.retry_on::jsonb)) END
 FROM unnest($1::uuid[], $3::text[], $4::text[], $5::job_status[], $6::smallint[], $7::text[],
             $8::integer[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::text[],
-            $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[])
+            $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
      AS j(id, engine, operation, status, priority, params, max_retries, backoff, backoff_max,
           timeout_seconds, tags, metadata, run_at, notify, idempotency_key, depends_on,
-          on_dependency_failure)
+          on_dependency_failure, retry_on)
 ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *;
 
@@ -132,23 +133,23 @@ WITH control AS (
 ), claimed AS (
     UPDATE jobs
     SET status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
-                      WHEN status = 'running' AND worker_losses + 1 >= $4 THEN 'failed'
+                      WHEN status = 'running' AND worker_losses + 1 >= conveyor_max_worker_losses(retry_on, $4) THEN 'failed'
                       ELSE 'running' END::job_status,
-        attempts = attempts + (cancel_requested_at IS NULL AND NOT (status = 'running' AND worker_losses + 1 >= $4))::int,
+        attempts = attempts + (cancel_requested_at IS NULL AND NOT (status = 'running' AND worker_losses + 1 >= conveyor_max_worker_losses(retry_on, $4)))::int,
         worker_losses = worker_losses + (status = 'running')::int,
         worker_id = $2,
         heartbeat_at = now(),
         -- the statement's time, not the transaction's: a limited claim may have waited for its lock
         started_at = CASE WHEN cancel_requested_at IS NULL THEN statement_timestamp() ELSE started_at END,
-        finished_at = CASE WHEN cancel_requested_at IS NOT NULL OR (status = 'running' AND worker_losses + 1 >= $4)
+        finished_at = CASE WHEN cancel_requested_at IS NOT NULL OR (status = 'running' AND worker_losses + 1 >= conveyor_max_worker_losses(retry_on, $4))
                            THEN statement_timestamp() END,
         progress = 0,
         progress_message = NULL,
         error = CASE WHEN cancel_requested_at IS NOT NULL
                      THEN jsonb_build_object('type', 'Cancelled', 'message', 'cancelled on request', 'category', 'cancelled')
-                     WHEN status = 'running' AND worker_losses + 1 >= $4
+                     WHEN status = 'running' AND worker_losses + 1 >= conveyor_max_worker_losses(retry_on, $4)
                      THEN jsonb_build_object('type', 'WorkerLost', 'category', 'worker_lost',
-                                             'message', 'the worker running this job was lost ' || $4 || ' times')
+                                             'message', conveyor_worker_lost_message(retry_on, $4))
                      ELSE error END
     WHERE id = ANY($1::uuid[])
       AND NOT id IN (SELECT id FROM held)
@@ -231,7 +232,7 @@ FROM jobs WHERE status IN ('scheduled', 'retrying');
 WITH target AS (
     SELECT id,
            cancel_requested_at IS NOT NULL AS cancelling,
-           worker_losses + 1 >= $2 AS lost_too_often
+           worker_losses + 1 >= conveyor_max_worker_losses(retry_on, $2) AS lost_too_often
     FROM jobs
     WHERE status = 'running' AND conveyor_worker_gone(worker_id, heartbeat_at, $1)
     ORDER BY heartbeat_at
@@ -248,7 +249,7 @@ SET status = CASE WHEN t.cancelling THEN 'cancelled' WHEN t.lost_too_often THEN 
                                          'category', 'cancelled')
                  WHEN t.lost_too_often
                  THEN jsonb_build_object('type', 'WorkerLost', 'category', 'worker_lost',
-                                         'message', 'the worker running this job was lost ' || $2 || ' times')
+                                         'message', conveyor_worker_lost_message(j.retry_on, $2))
                  ELSE j.error END
 FROM target t
 WHERE j.id = t.id
