@@ -193,6 +193,12 @@ async def retry_job(db: Db, tenant: str, job_id: uuid.UUID) -> asyncpg.Record | 
     return await db.fetchrow(QUERIES.retry_job, job_id, tenant, RETRYABLE)
 
 
+async def delete_job(db: Db, tenant: str, job_id: uuid.UUID) -> bool:
+    """Delete a finished job that is in no workflow and that no waiting job depends on, with
+    its events and artifacts; whether it was deleted."""
+    return await db.fetchval(QUERIES.delete_job, job_id, tenant) is not None
+
+
 class Finish(msgspec.Struct, frozen=True):
     """How an attempt ended, to record."""
 

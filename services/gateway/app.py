@@ -33,6 +33,7 @@ from services.gateway.errors import HANDLERS
 from services.gateway.events import EventController, end_streams_on_stop, events_socket
 from services.gateway.health import HealthController
 from services.gateway.jobs import JobController
+from services.gateway.jobs_bulk import JobBulkController
 from services.gateway.metrics import HttpMetrics, Metrics, MetricsController
 from services.gateway.notifications import NotificationController
 from services.gateway.queues import LimitsController, QueueController
@@ -103,6 +104,7 @@ def create_app(
 
     handlers: list[ControllerRouterHandler] = [
         JobController,
+        JobBulkController,
         ArtifactController,
         WorkflowController,
         ScheduleController,

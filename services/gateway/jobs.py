@@ -6,29 +6,23 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
 
-from infra import dependencies, jobs, jobs_bulk
+from infra import dependencies, jobs
 from infra.jobs import JobFilter, to_dispatch, to_view
 from infra.keys import Principal
-from schemas.errors import nul_errors
 from schemas.events import EventPage
 from schemas.ids import encode_cursor
 from schemas.jobs import (
+    TERMINAL,
     JobBatchSubmit,
     JobBatchView,
-    JobBulkCancelView,
-    JobBulkFilter,
-    JobBulkRetryView,
-    JobBulkSelect,
     JobPage,
     JobStatus,
     JobSubmit,
     JobView,
-    one_selector,
 )
 from schemas.keys import Scope
 from services.gateway.auth import requires
@@ -53,39 +47,6 @@ JobId = Annotated[uuid.UUID, Parameter(description="The job's id")]
 def not_found(job_id: uuid.UUID) -> ApiError:
     """The answer for a job the tenant does not have."""
     return ApiError(404, "job_not_found", f"no job {job_id}")
-
-
-def bulk_filter(where: JobBulkFilter) -> JobFilter:
-    """A bulk body's filter as GET /v1/jobs's; 422 naming a text field holding a NUL character."""
-    texts = {"engine": where.engine, "operation": where.operation, "node_key": where.node_key}
-    if errors := nul_errors(texts, "filter"):
-        raise ApiError(422, "invalid_request", f"{errors[0].field}: {errors[0].message}", errors)
-    statuses = [where.status] if isinstance(where.status, JobStatus) else where.status
-    tags = [where.tag] if isinstance(where.tag, str) else where.tag
-    return JobFilter(
-        statuses=None if statuses is None else [s.value for s in statuses],
-        engine=where.engine,
-        operation=where.operation,
-        tags=tags or None,
-        created_after=where.created_after,
-        created_before=where.created_before,
-        schedule_id=where.schedule_id,
-        workflow_id=where.workflow_id,
-        node_key=where.node_key,
-    )
-
-
-async def bulk_ids(
-    data: JobBulkSelect, resources: Resources, tenant: str, selects: list[str]
-) -> tuple[list[uuid.UUID], bool]:
-    """The ids a bulk action acts on (given, or the first 10,000 the filter selects among jobs in
-    `selects`); whether more matched. 422 naming the field unless exactly one selector is given."""
-    if errors := one_selector(data.ids, data.filter):
-        raise ApiError(422, "invalid_request", f"{errors[0].field}: {errors[0].message}", errors)
-    if data.ids is not None:
-        return data.ids, False
-    assert data.filter is not None
-    return await jobs_bulk.select_ids(resources.pool, tenant, bulk_filter(data.filter), selects)
 
 
 class JobController(Controller):
@@ -142,22 +103,6 @@ class JobController(Controller):
                 resources.dispatcher, principal.tenant, new, key=idempotency_key, body_hash=batch_hash(data)
             )
         return Response(JobBatchView(jobs=[to_view(row) for row, _ in stored]), status_code=202 if created else 200)
-
-    @post("/cancel", guards=[requires(Scope.JOBS_WRITE)], summary="Cancel up to 10,000 jobs", status_code=200)
-    async def cancel_many(self, data: JobBulkSelect, resources: Resources, principal: Principal) -> JobBulkCancelView:
-        """By ids, or by filter (the first 10,000 unfinished jobs it matches, newest first; `more`
-        says more matched): queued ones are cancelled, running ones asked to stop."""
-        ids, more = await bulk_ids(data, resources, principal.tenant, jobs_bulk.CANCEL_SELECTS)
-        counts = await jobs_bulk.cancel_jobs(resources.pool, principal.tenant, ids)
-        return JobBulkCancelView(**msgspec.structs.asdict(counts), more=more)
-
-    @post("/retry", guards=[requires(Scope.JOBS_WRITE)], summary="Retry up to 10,000 jobs", status_code=200)
-    async def retry_many(self, data: JobBulkSelect, resources: Resources, principal: Principal) -> JobBulkRetryView:
-        """By ids, or by filter (the first 10,000 failed or cancelled jobs it matches, newest
-        first; `more` says more matched): each runs again as POST /v1/jobs/{id}/retry runs it."""
-        ids, more = await bulk_ids(data, resources, principal.tenant, jobs_bulk.RETRY_SELECTS)
-        counts = await jobs_bulk.retry_jobs(resources.pool, resources.dispatcher, principal.tenant, ids)
-        return JobBulkRetryView(**msgspec.structs.asdict(counts), more=more)
 
     @get("/{job_id:uuid}", guards=[requires(Scope.JOBS_READ)], summary="Get a job")
     async def get_job(self, job_id: JobId, resources: Resources, principal: Principal) -> JobView:
@@ -277,3 +222,21 @@ class JobController(Controller):
             )
         resources.dispatcher.send([to_dispatch(row)])
         return Response(to_view(row), status_code=202, headers={"Location": f"{self.path}/{job_id}"})
+
+    @delete("/{job_id:uuid}", guards=[requires(Scope.JOBS_WRITE)], summary="Delete a finished job", status_code=204)
+    async def remove(self, job_id: JobId, resources: Resources, principal: Principal) -> None:
+        """204: the job, its events and its artifacts are gone. 409 while it is not finished, when it is
+        a workflow's node (delete the workflow), or while a job waiting on it may still read its result."""
+        if await jobs.delete_job(resources.pool, principal.tenant, job_id):
+            return
+        row = await jobs.get_job(resources.pool, principal.tenant, job_id)
+        if row is None:
+            raise not_found(job_id)
+        if row["workflow_id"] is not None:
+            message = f"job {job_id} is a node of workflow {row['workflow_id']}; delete the workflow"
+            raise ApiError(409, "job_in_workflow", message)
+        if row["status"] not in TERMINAL:
+            message = f"job {job_id} is {row['status']}; only a finished job can be deleted (cancel it first)"
+            raise ApiError(409, "job_not_finished", message)
+        message = f"jobs waiting on job {job_id} may still read its result; delete it once they have run"
+        raise ApiError(409, "job_has_waiting_dependents", message)

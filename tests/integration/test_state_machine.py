@@ -95,7 +95,7 @@ async def test_each_event_holds_the_jobs_view_as_the_sql_functions_build_it(conn
         row["id"],
     )
     assert last["same_type"] and last["same_data"]
-    computed = {"waiting_reason", "eta"}
+    computed = {"waiting_reason", "waiting_on", "eta"}
     assert set(last["data"]) == {f.name for f in msgspec.structs.fields(JobView)} - computed
 
 

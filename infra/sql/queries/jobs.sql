@@ -254,3 +254,14 @@ SET status = CASE WHEN t.cancelling THEN 'cancelled' WHEN t.lost_too_often THEN 
 FROM target t
 WHERE j.id = t.id
 RETURNING j.id, j.engine, j.operation, j.priority, j.attempts, j.status;
+
+-- name: delete_job
+-- Delete a finished job of the tenant that is in no workflow, with its events, artifacts,
+-- outbox rows and dependency links (ON DELETE CASCADE); not while a job waiting on it may still
+-- read its result. Answers the id, or nothing.
+-- $1 id, $2 tenant
+DELETE FROM jobs j
+WHERE j.id = $1 AND j.tenant = $2 AND j.status IN ('succeeded', 'failed', 'cancelled') AND j.workflow_id IS NULL
+  AND NOT EXISTS (SELECT 1 FROM job_dependencies d JOIN jobs w ON w.id = d.job_id
+                  WHERE d.dependency_id = j.id AND w.status = 'waiting')
+RETURNING j.id;
