@@ -41,6 +41,8 @@ class NewJob(msgspec.Struct, kw_only=True):
     on_dependency_failure: str = "cancel"
     #: The error categories and types it is retried on (None: transient errors).
     retry_on: list[str] | None = None
+    #: The template version it was made from (`name@<version>`), or None.
+    template: str | None = None
 
 
 class Dispatch(msgspec.Struct, kw_only=True):
@@ -120,6 +122,7 @@ async def insert_jobs(db: Db, tenant: str, jobs: Sequence[NewJob]) -> list[async
         [json_text([str(dep) for dep in j.depends_on]) for j in jobs],
         [j.on_dependency_failure for j in jobs],
         retry_on_column(jobs),
+        [j.template for j in jobs],
     )
     return rows
 

@@ -106,6 +106,7 @@ async def fire_schedule(
         job.metadata,
         job.notify,
         job.retry_on,
+        job.template,
     )
     return None if row is None else msgspec.convert(dict(row), Dispatch)
 

@@ -96,10 +96,11 @@ RetryOnEntry = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za
 
 
 class JobSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """What to run, and how: the fields a submitted job and a workflow node share."""
+    """What to run, and how: the fields a submitted job and a workflow node share. `engine` and
+    `operation` are required, unless the job is made from a template that holds them."""
 
-    engine: str
-    operation: str
+    engine: Annotated[str, Meta(max_length=64)] = ""
+    operation: Annotated[str, Meta(max_length=64)] = ""
     params: dict[str, Any] = {}
     priority: Annotated[int, Meta(ge=0, le=MAX_PRIORITY)] | PriorityName = "normal"
     max_retries: Annotated[int, Meta(ge=0, le=100)] = 3
@@ -157,6 +158,9 @@ class JobSubmit(JobSpec, kw_only=True):
     notify: Notify | None = None
     depends_on: Annotated[list[uuid.UUID], Meta(max_length=MAX_DEPENDENCIES)] = []
     on_dependency_failure: OnDependencyFailure = "cancel"
+    #: The template the job starts from: its name (the latest version) or `name@<version>`.
+    #: The fields given here replace the template's; params and metadata merge into its own.
+    template: Annotated[str, Meta(min_length=1, max_length=110)] | None = None
 
 
 def find_refs(value: Any) -> Iterator[str]:
@@ -258,6 +262,8 @@ class JobView(msgspec.Struct, kw_only=True):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    #: The template version it was made from (`name@<version>`), if any.
+    template: str | None = None
     #: The jobs it waits for (or waited for) before it runs.
     depends_on: list[uuid.UUID] = []
     on_dependency_failure: OnDependencyFailure = "cancel"

@@ -69,6 +69,9 @@ def build_job(
         errors += dependency_errors(submit, at)
     if errors:
         raise SubmitError(errors)
+    if not submit.engine or not submit.operation:
+        missing = "engine" if not submit.engine else "operation"
+        raise SubmitError([FieldError(join_path(at, missing), "required: give engine and operation, or a template")])
     if submit.engine not in ENGINES:
         raise SubmitError(
             [
@@ -127,6 +130,7 @@ def build_job(
         depends_on=submit.depends_on,
         on_dependency_failure=submit.on_dependency_failure,
         retry_on=None if submit.retry_on is None else list(dict.fromkeys(submit.retry_on)),
+        template=submit.template,
     )
 
 

@@ -41,6 +41,7 @@ from services.gateway.requests import GatewayRequest
 from services.gateway.schedules import ScheduleController
 from services.gateway.stats import StatsController
 from services.gateway.subscriptions import SubscriptionController
+from services.gateway.templates import TemplateController
 from services.gateway.workers import ClusterHealthController, WorkerController
 from services.gateway.workflows import WorkflowController
 
@@ -120,6 +121,7 @@ def create_app(
         EventController,
         events_socket,
         SubscriptionController,
+        TemplateController,
         NotificationController,
     ]
     middleware: list[Middleware] = [RequestContext()]

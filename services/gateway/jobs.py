@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
 
@@ -40,6 +40,7 @@ from services.submit import (
     submit_batch,
     submit_jobs,
 )
+from services.templates import apply_templates
 
 JobId = Annotated[uuid.UUID, Parameter(description="The job's id")]
 
@@ -60,6 +61,7 @@ class JobController(Controller):
     async def submit(
         self,
         data: JobSubmit,
+        request: Request[Any, Any, Any],
         resources: Resources,
         principal: Principal,
         idempotency_key: Annotated[
@@ -67,6 +69,8 @@ class JobController(Controller):
         ] = None,
     ) -> Response[JobView]:
         """Queue a job: 202 with the job, or 200 with the earlier job for a repeated idempotency key."""
+        if data.template is not None:
+            [data] = await apply_templates(resources.pool, principal.tenant, [("", data, await request.json())])
         data.idempotency_key = same_key(data.idempotency_key, idempotency_key)
         new = build_job(data, resources.registry, resources.settings)
         await check_notify_webhooks([("notify", data.notify)], resources.settings)
@@ -80,6 +84,7 @@ class JobController(Controller):
     async def submit_batch(
         self,
         data: JobBatchSubmit,
+        request: Request[Any, Any, Any],
         resources: Resources,
         principal: Principal,
         idempotency_key: Annotated[
@@ -90,8 +95,13 @@ class JobController(Controller):
 
         202 with the jobs; under an Idempotency-Key used before, 200 with that batch's jobs if the
         body is the same, 409 if it is not."""
-        new = build_jobs(data.jobs, resources.registry, resources.settings, at="jobs")
-        notifies = [(f"jobs[{index}].notify", job.notify) for index, job in enumerate(data.jobs)]
+        submits = data.jobs
+        if any(job.template is not None for job in submits):
+            sent = (await request.json())["jobs"]
+            items = [(f"jobs[{index}]", job, sent[index]) for index, job in enumerate(submits)]
+            submits = await apply_templates(resources.pool, principal.tenant, items)
+        new = build_jobs(submits, resources.registry, resources.settings, at="jobs")
+        notifies = [(f"jobs[{index}].notify", job.notify) for index, job in enumerate(submits)]
         await check_notify_webhooks(notifies, resources.settings)
         params = [(f"jobs[{index}].params", job.params) for index, job in enumerate(new)]
         await check_artifact_inputs(resources.pool, principal.tenant, params)

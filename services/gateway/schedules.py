@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import Provide
 from litestar.params import Parameter
 
@@ -25,6 +25,7 @@ from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError
 from services.gateway.paging import after_cursor
 from services.submit import SubmitError, build_job, check_notify_webhooks
+from services.templates import apply_templates
 
 ScheduleId = Annotated[uuid.UUID, Parameter(description="The schedule's id")]
 
@@ -93,8 +94,14 @@ class ScheduleController(Controller):
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @post("/", guards=[requires(Scope.JOBS_WRITE)], summary="Create a schedule", status_code=201)
-    async def create(self, data: ScheduleSubmit, resources: Resources, principal: Principal) -> Response[ScheduleView]:
-        """201 with the schedule and its first fire time (`next_run_at`)."""
+    async def create(
+        self, data: ScheduleSubmit, request: Request[Any, Any, Any], resources: Resources, principal: Principal
+    ) -> Response[ScheduleView]:
+        """201 with the schedule and its first fire time (`next_run_at`). A job body naming a
+        template is made from it now; the schedule keeps the result (and the version's name)."""
+        if data.job.template is not None:
+            sent = (await request.json())["job"]
+            [data.job] = await apply_templates(resources.pool, principal.tenant, [("job", data.job, sent)])
         new = checked(data, resources)
         await check_notify_webhooks([("job.notify", data.job.notify)], resources.settings)
         row = await schedules.create_schedule(resources.pool, principal.tenant, new)
@@ -125,9 +132,17 @@ class ScheduleController(Controller):
 
     @patch("/{schedule_id:uuid}", guards=[requires(Scope.JOBS_WRITE)], summary="Change a schedule")
     async def update(
-        self, schedule_id: ScheduleId, data: SchedulePatch, resources: Resources, principal: Principal
+        self,
+        schedule_id: ScheduleId,
+        data: SchedulePatch,
+        request: Request[Any, Any, Any],
+        resources: Resources,
+        principal: Principal,
     ) -> ScheduleView:
         """The schedule after the change; a new cron, time zone or `enabled` times it afresh from now."""
+        if data.job is not None and data.job.template is not None:
+            sent = (await request.json())["job"]
+            [data.job] = await apply_templates(resources.pool, principal.tenant, [("job", data.job, sent)])
         if data.job is not None:
             await check_notify_webhooks([("job.notify", data.job.notify)], resources.settings)
         async with resources.pool.acquire() as conn, conn.transaction():

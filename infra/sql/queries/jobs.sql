@@ -5,24 +5,27 @@
 -- $8 max_retries, $9 retry_backoff_seconds, $10 retry_backoff_max_seconds,
 -- $11 timeout_seconds, $12 tags, $13 metadata (JSON texts: a list of lists would read as a
 -- two-dimensional array), $14 run_at, $15 notify (JSON texts or nulls), $16 idempotency keys,
--- $17 depends_on (JSON texts), $18 on_dependency_failure, $19 retry_on (JSON texts or nulls)
+-- $17 depends_on (JSON texts), $18 on_dependency_failure, $19 retry_on (JSON texts or nulls),
+-- $20 template (`name@<version>` or nulls)
 INSERT INTO jobs (id, tenant, engine, operation, status, priority, params, max_retries,
                   retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds, tags,
                   metadata, run_at, notify, idempotency_key, depends_on, dependencies_left,
-                  on_dependency_failure, retry_on)
+                  on_dependency_failure, retry_on, template)
 SELECT j.id, $2, j.engine, j.operation, j.status, j.priority, j.params::jsonb, j.max_retries,
        j.backoff, j.backoff_max, j.timeout_seconds,
        ARRAY(SELECT jsonb_array_elements_text(j.tags::jsonb)), j.metadata::jsonb, j.run_at,
        j.notify::jsonb, j.idempotency_key,
        ARRAY(SELECT jsonb_array_elements_text(j.depends_on::jsonb))::uuid[],
        jsonb_array_length(j.depends_on::jsonb), j.on_dependency_failure,
-       CASE WHEN j.retry_on IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(j.retry_on::jsonb)) END
+       CASE WHEN j.retry_on IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(j.retry_on::jsonb)) END,
+       j.template
 FROM unnest($1::uuid[], $3::text[], $4::text[], $5::job_status[], $6::smallint[], $7::text[],
             $8::integer[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::text[],
-            $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
+            $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
+            $20::text[])
      AS j(id, engine, operation, status, priority, params, max_retries, backoff, backoff_max,
           timeout_seconds, tags, metadata, run_at, notify, idempotency_key, depends_on,
-          on_dependency_failure, retry_on)
+          on_dependency_failure, retry_on, template)
 ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING *;
 

@@ -59,12 +59,12 @@ FOR UPDATE SKIP LOCKED;
 -- $1 schedule id, $2 fire time, $3 next fire time, $4 job id, $5 engine, $6 operation,
 -- $7 priority, $8 params, $9 max_retries, $10 retry_backoff_seconds,
 -- $11 retry_backoff_max_seconds, $12 timeout_seconds, $13 tags, $14 metadata, $15 notify,
--- $16 retry_on
+-- $16 retry_on, $17 template
 WITH job AS (
     INSERT INTO jobs (id, tenant, engine, operation, status, priority, params, max_retries,
                       retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds, tags,
-                      metadata, notify, schedule_id, fire_time, retry_on)
-    SELECT $4, s.tenant, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13, $14, $15, s.id, $2, $16
+                      metadata, notify, schedule_id, fire_time, retry_on, template)
+    SELECT $4, s.tenant, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13, $14, $15, s.id, $2, $16, $17
     FROM schedules s WHERE s.id = $1
     ON CONFLICT (schedule_id, fire_time) WHERE schedule_id IS NOT NULL DO NOTHING
     RETURNING id, engine, operation, priority, attempts
