@@ -225,6 +225,9 @@ class JobController(Controller):
             if current["workflow_id"] is not None:
                 message = f"job {job_id} is a node of workflow {current['workflow_id']}; its jobs are not retried alone"
                 raise ApiError(409, "job_in_workflow", message)
+            if current["depends_on"] and current["status"] in (JobStatus.FAILED, JobStatus.CANCELLED):
+                message = f"job {job_id} reads the result of a dependency that has not succeeded; retry that first"
+                raise ApiError(409, "dependency_not_succeeded", message)
             raise ApiError(
                 409,
                 "job_not_retryable",

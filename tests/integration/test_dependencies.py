@@ -220,3 +220,19 @@ async def test_a_dependency_killed_with_its_worker_releases_its_dependents_once(
             assert view["result"] == {"value": 2.0} and at(view["started_at"]) >= at(done["finished_at"])
             history = await events(http, job["id"])
             assert sum(1 for e in history if e["to_status"] == "queued") == 1 and started(history) == 1
+
+
+async def test_a_dependent_cancelled_by_its_dependency_runs_once_that_is_mended(client: httpx.AsyncClient) -> None:
+    # Given a dependent reading a result, cancelled because its dependency failed
+    bad = await submit(client, "flaky", {"fail_times": 1, "permanent": True}, delay_seconds=0.3)
+    reader = await submit(client, "echo", {"value": ref(f"{bad['id']}.result.attempts")}, depends_on=[bad["id"]])
+    await wait_for_status(client, reader["id"], "cancelled")
+    # When it is retried first: 409, its input is still missing
+    refused = await client.post(f"/v1/jobs/{reader['id']}/retry")
+    assert refused.status_code == 409 and refused.json()["error"] == "dependency_not_succeeded"
+    # Then once the dependency is retried and succeeds, the dependent can be retried and reads it
+    assert (await client.post(f"/v1/jobs/{bad['id']}/retry")).status_code == 202
+    await wait_for_status(client, bad["id"], "succeeded")
+    assert (await client.post(f"/v1/jobs/{reader['id']}/retry")).status_code == 202
+    done = await wait_for_status(client, reader["id"], "succeeded")
+    assert done["result"] == {"value": 2} and done["params"] == {"value": 2}

@@ -5,7 +5,16 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from schemas.jobs import TERMINAL, TRANSITIONS, JobStatus, JobSubmit, can_transition, priority_value, sources_of
+from schemas.jobs import (
+    TERMINAL,
+    TRANSITIONS,
+    JobStatus,
+    JobSubmit,
+    can_transition,
+    dependency_errors,
+    priority_value,
+    sources_of,
+)
 
 
 def test_transitions_cover_every_status() -> None:
@@ -62,3 +71,25 @@ def test_submit_refuses_server_owned_fields(field: str) -> None:
 def test_submit_defaults() -> None:
     submit = msgspec.convert({"engine": "general", "operation": "echo"}, JobSubmit)
     assert (submit.priority, submit.max_retries, submit.params, submit.tags) == ("normal", 3, {}, [])
+
+
+def test_dependency_errors_name_repeats_and_references_to_jobs_not_depended_on() -> None:
+    a, b = "0190d7a0-0000-7000-8000-00000000000a", "0190d7a0-0000-7000-8000-00000000000b"
+    params = {
+        "x": {"$ref": f"{a}.result.value"},
+        "y": [{"$ref": f"{b}.artifacts.card.png"}],
+        "z": {"$ref": f"{a}.params"},
+        "w": {"$ref": "upstream.result"},
+    }
+    submit = msgspec.convert(
+        {"engine": "general", "operation": "echo", "params": params, "depends_on": [a, a]}, JobSubmit
+    )
+    errors = [(e.field, e.message) for e in dependency_errors(submit, "jobs[2]")]
+    assert errors[0] == ("jobs[2].depends_on[1]", "repeats depends_on[0]")
+    assert [field for field, _ in errors[1:]] == ["jobs[2].params"] * 3
+    assert f"{b} is not in depends_on" in errors[1][1]
+    assert all("write" in message for _, message in errors[2:])
+    clean = msgspec.convert(
+        {"engine": "general", "operation": "echo", "params": {"x": params["x"]}, "depends_on": [a]}, JobSubmit
+    )
+    assert dependency_errors(clean, "") == []

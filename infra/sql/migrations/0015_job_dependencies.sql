@@ -31,15 +31,32 @@ CREATE OR REPLACE FUNCTION conveyor_job_view(j jobs) RETURNS jsonb LANGUAGE sql 
 $$;
 
 -- The status, result, id and finished artifacts of each dependency of a job, under its id:
--- the inputs its `{"$ref": "<job id>.result.<path>"}`s read (conveyor_lookup).
+-- the inputs its `{"$ref": "<job id>.result.<path>"}`s read (conveyor_lookup). A dependency
+-- that finished again since it was settled (retried) counts as it is now.
 CREATE FUNCTION conveyor_dependency_inputs(p_job uuid) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT coalesce(jsonb_object_agg(j.id::text, jsonb_build_object(
-               'status', d.settled, 'result', j.result, 'job_id', j.id,
+               'status', CASE WHEN j.status IN ('succeeded', 'failed', 'cancelled') THEN j.status ELSE d.settled END,
+               'result', j.result, 'job_id', j.id,
                'artifacts', (SELECT coalesce(jsonb_agg(a.name ORDER BY a.name), '[]') FROM artifacts a
                              WHERE a.job_id = j.id AND a.sha256 <> ''))), '{}')
     FROM job_dependencies d JOIN jobs j ON j.id = d.dependency_id
     WHERE d.job_id = p_job
+$$;
+
+-- The params a job runs with when it is retried: as they are, or, for one whose `$ref`s were
+-- never resolved (it was cancelled while it waited for its dependencies), resolved from its
+-- dependencies now; null when one cannot be (a dependency it reads has not succeeded).
+CREATE FUNCTION conveyor_retry_params(j jobs) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF j.depends_on = '{}' OR j.params::text NOT LIKE '%"$ref"%' THEN
+        RETURN j.params;
+    END IF;
+    RETURN conveyor_resolve(j.params, conveyor_dependency_inputs(j.id), NULL);
+EXCEPTION WHEN SQLSTATE 'CV001' THEN
+    RETURN NULL;
+END
 $$;
 
 -- Ends a waiting dependent that will not run; the work-list entry of its own dependents, if any.

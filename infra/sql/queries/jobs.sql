@@ -94,13 +94,15 @@ SELECT pg_notify('conveyor_cancel', $1);
 
 -- name: retry_job
 -- Run a failed or cancelled job again: attempts continue, the retry budget starts afresh.
--- A workflow's jobs are not retried alone (their nodes have finished).
+-- A workflow's jobs are not retried alone (their nodes have finished). A job that reads the
+-- result of a dependency that has not succeeded is not retried (conveyor_retry_params).
 -- $1 id, $2 tenant, $3 statuses that can be retried
 UPDATE jobs
 SET status = 'queued', retry_base = attempts, worker_losses = 0, error = NULL, result = NULL,
     progress = 0, progress_message = NULL, run_at = NULL, cancel_requested_at = NULL,
-    finished_at = NULL
+    finished_at = NULL, params = conveyor_retry_params(jobs)
 WHERE id = $1 AND tenant = $2 AND status = ANY($3::job_status[]) AND workflow_id IS NULL
+  AND conveyor_retry_params(jobs) IS NOT NULL
 RETURNING *;
 
 -- name: claim_jobs

@@ -43,13 +43,15 @@ SELECT id, pg_notify('conveyor_cancel', id::text) FROM job;
 
 -- name: retry_jobs
 -- retry_job for many: run failed or cancelled jobs again (attempts continue, the retry
--- budget starts afresh); a workflow's jobs are not retried alone.
+-- budget starts afresh); a workflow's jobs are not retried alone, nor jobs whose `$ref`s
+-- read a dependency that has not succeeded.
 -- $1 ids, $2 tenant, $3 statuses that can be retried
 UPDATE jobs
 SET status = 'queued', retry_base = attempts, worker_losses = 0, error = NULL, result = NULL,
     progress = 0, progress_message = NULL, run_at = NULL, cancel_requested_at = NULL,
-    finished_at = NULL
+    finished_at = NULL, params = conveyor_retry_params(jobs)
 WHERE id = ANY($1::uuid[]) AND tenant = $2 AND status = ANY($3::job_status[]) AND workflow_id IS NULL
+  AND conveyor_retry_params(jobs) IS NOT NULL
 RETURNING id, engine, operation, priority, attempts;
 
 -- name: count_jobs
