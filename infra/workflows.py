@@ -15,7 +15,7 @@ import asyncpg
 import msgspec
 
 from infra.db import Db, json_text, retry_deadlocks
-from infra.jobs import CANCEL_NOW, NewJob, job_columns
+from infra.jobs import CANCEL_NOW, NewJob, job_columns, retry_on_column
 from infra.sql import QUERIES
 from schemas.workflows import WorkflowNodeView, WorkflowSummary, WorkflowView
 
@@ -57,6 +57,8 @@ TEMPLATE_FIELDS = (
     "timeout_seconds",
     "tags",
     "metadata",
+    "retry_on",
+    "template",
 )
 
 
@@ -109,9 +111,17 @@ async def insert_workflow(
 async def _insert_jobs(
     conn: asyncpg.Connection, tenant: str, workflow_id: uuid.UUID, nodes: Sequence[NewNode]
 ) -> list[asyncpg.Record]:
-    ids, *rest = job_columns([node.job for node in nodes])
+    new = [node.job for node in nodes]
+    ids, *rest = job_columns(new)
     rows: list[asyncpg.Record] = await conn.fetch(
-        QUERIES.insert_workflow_jobs, ids, tenant, *rest, workflow_id, [n.key for n in nodes]
+        QUERIES.insert_workflow_jobs,
+        ids,
+        tenant,
+        *rest,
+        workflow_id,
+        [n.key for n in nodes],
+        retry_on_column(new),
+        [job.template for job in new],
     )
     return rows
 

@@ -10,6 +10,7 @@ import httpx
 
 from tests.support.api import submit, wait_for_status
 from tests.support.system import System
+from tests.support.workflows import node_job, submit_workflow, wait_for_workflow
 
 FAST = {"retry_backoff_seconds": 0.05, "retry_backoff_max_seconds": 0.1}
 
@@ -102,3 +103,28 @@ async def test_a_job_not_retried_on_worker_lost_fails_when_its_worker_dies(
         assert failed["status"] == "failed" and failed["error"]["category"] == "worker_lost", failed
         assert "retry_on does not list worker_lost" in failed["error"]["message"]
         assert (await wait_for_status(http, default["id"], "succeeded", timeout=60))["attempts"] == 2
+
+
+async def test_a_workflow_nodes_retry_on_holds_for_its_job_and_its_item_jobs(client: httpx.AsyncClient) -> None:
+    # Given a node failing transiently once, retried on timeouts only, and a for_each node whose
+    # items fail transiently once, retried on TransientError
+    flaky = {"engine": "general", "operation": "flaky", **FAST}
+    nodes = [
+        {"key": "strict", **flaky, "params": {"fail_times": 1}, "retry_on": ["timeout"]},
+        {"key": "list", "engine": "general", "operation": "echo", "params": {"value": [1, 1]}},
+        {
+            "key": "each",
+            **flaky,
+            "depends_on": ["list"],
+            "for_each": "list.result.value",
+            "params": {"fail_times": {"$ref": "$item"}},
+            "retry_on": ["TransientError"],
+        },
+    ]
+    workflow = await submit_workflow(client, nodes, on_failure="continue")
+    done = await wait_for_workflow(client, workflow["id"], "failed", "succeeded", timeout=30)
+    # Then the strict node failed on its first attempt, and each item succeeded on its second
+    strict = await node_job(client, done, "strict")
+    assert strict["status"] == "failed" and strict["attempts"] == 1 and strict["retry_on"] == ["timeout"]
+    items = (await client.get("/v1/jobs", params={"workflow_id": workflow["id"], "node_key": "each"})).json()["items"]
+    assert [(j["status"], j["attempts"], j["retry_on"]) for j in items] == [("succeeded", 2, ["TransientError"])] * 2

@@ -31,19 +31,22 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text
 
 -- name: insert_workflow_jobs
 -- Store the jobs of a workflow's plain nodes (roots queued or scheduled, the rest waiting).
--- $1 … $15 as for insert_jobs, $16 workflow id, $17 node keys
+-- $1 … $15 as for insert_jobs, $16 workflow id, $17 node keys, $18 retry_on (JSON texts or
+-- nulls), $19 template (`name@<version>` or nulls)
 INSERT INTO jobs (id, tenant, engine, operation, status, priority, params, max_retries,
                   retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds, tags,
-                  metadata, run_at, notify, workflow_id, node_key)
+                  metadata, run_at, notify, workflow_id, node_key, retry_on, template)
 SELECT j.id, $2, j.engine, j.operation, j.status, j.priority, j.params::jsonb, j.max_retries,
        j.backoff, j.backoff_max, j.timeout_seconds,
        ARRAY(SELECT jsonb_array_elements_text(j.tags::jsonb)), j.metadata::jsonb, j.run_at,
-       j.notify::jsonb, $16, j.node_key
+       j.notify::jsonb, $16, j.node_key,
+       CASE WHEN j.retry_on IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(j.retry_on::jsonb)) END,
+       j.template
 FROM unnest($1::uuid[], $3::text[], $4::text[], $5::job_status[], $6::smallint[], $7::text[],
             $8::integer[], $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::text[],
-            $14::timestamptz[], $15::text[], $17::text[])
+            $14::timestamptz[], $15::text[], $17::text[], $18::text[], $19::text[])
      AS j(id, engine, operation, status, priority, params, max_retries, backoff, backoff_max,
-          timeout_seconds, tags, metadata, run_at, notify, node_key)
+          timeout_seconds, tags, metadata, run_at, notify, node_key, retry_on, template)
 RETURNING *;
 
 -- name: get_workflow
