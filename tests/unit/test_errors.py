@@ -7,6 +7,7 @@ import pytest
 
 from schemas.errors import field_error, join_path
 from schemas.jobs import JobBatchSubmit
+from schemas.workflows import WorkflowSubmit
 
 
 def _message(payload: object) -> str:
@@ -26,7 +27,9 @@ def test_unknown_field_is_named_inside_its_object() -> None:
 
 
 def test_missing_field_is_named() -> None:
-    assert field_error(_message({"jobs": [{"engine": "g"}]}), "").field == "jobs[0].operation"
+    with pytest.raises(msgspec.ValidationError) as caught:
+        msgspec.convert({"name": "w", "nodes": [{"engine": "g"}]}, WorkflowSubmit)
+    assert field_error(str(caught.value), "").field == "nodes[0].key"
 
 
 def test_base_path_prefixes_params_errors() -> None:
