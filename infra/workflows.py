@@ -162,6 +162,12 @@ async def list_workflows(
     return [to_summary(row) for row in rows]
 
 
+async def delete_workflow(db: Db, tenant: str, workflow_id: uuid.UUID) -> bool:
+    """Delete a finished workflow with its nodes and jobs (their events and artifacts too), unless
+    a job outside it waits on one of its jobs; whether it was deleted."""
+    return await db.fetchval(QUERIES.delete_workflow, workflow_id, tenant) is not None
+
+
 async def cancel_workflow(pool: asyncpg.Pool, tenant: str, workflow_id: uuid.UUID) -> bool | None:
     """Stop a workflow: nothing of it starts after this returns, and its running jobs are told
     to stop. True if it was running, False if it had finished, None if the tenant has no such one."""

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
 
@@ -105,6 +105,26 @@ class WorkflowController(Controller):
         if not cancelled:
             raise ApiError(409, "workflow_finished", f"workflow {workflow_id} already {view.status}")
         return Response(view, status_code=200 if view.finished_at is not None else 202)
+
+    @delete(
+        "/{workflow_id:uuid}",
+        guards=[requires(Scope.JOBS_WRITE)],
+        summary="Delete a finished workflow",
+        status_code=204,
+    )
+    async def remove(self, workflow_id: WorkflowId, resources: Resources, principal: Principal) -> None:
+        """204: the workflow, its nodes, their jobs, events and artifacts are gone. 409 while it
+        runs, or while a job outside it waits on one of its jobs."""
+        if await workflows.delete_workflow(resources.pool, principal.tenant, workflow_id):
+            return
+        view = await self._view(resources, principal, workflow_id)
+        if view.finished_at is None:
+            message = (
+                f"workflow {workflow_id} is {view.status}; only a finished workflow can be deleted (cancel it first)"
+            )
+            raise ApiError(409, "workflow_not_finished", message)
+        message = f"jobs waiting on jobs of workflow {workflow_id} may still read their results"
+        raise ApiError(409, "workflow_has_waiting_dependents", message)
 
     async def _view(self, resources: Resources, principal: Principal, workflow_id: uuid.UUID) -> WorkflowView:
         view = await workflows.get_workflow(resources.pool, principal.tenant, workflow_id)

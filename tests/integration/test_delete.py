@@ -72,3 +72,29 @@ async def test_an_unfinished_job_a_workflow_node_and_a_needed_dependency_are_not
     # Another tenant's job: 404
     async with shared_system.client(await shared_system.api_key("deleter")) as other:
         assert (await other.delete(f"/v1/jobs/{slow['id']}")).status_code == 404
+
+
+async def test_a_finished_workflow_is_deleted_whole_and_a_running_one_is_not(
+    client: httpx.AsyncClient, shared_system: System
+) -> None:
+    # Given a finished workflow of two nodes, and a running one
+    done = await submit_workflow(client, [echo("a", 1), echo("b", 2, "a")])
+    done = await wait_for_workflow(client, done["id"], "succeeded")
+    job_ids = [node["job_id"] for node in done["nodes"]]
+    running = await submit_workflow(
+        client, [{"key": "slow", "engine": "general", "operation": "sleep", "params": {"seconds": 30}}]
+    )
+    # When each is deleted
+    refused = await client.delete(f"/v1/workflows/{running['id']}")
+    assert refused.status_code == 409 and refused.json()["error"] == "workflow_not_finished"
+    assert (await client.delete(f"/v1/workflows/{done['id']}")).status_code == 204
+    # Then the finished one is gone with its jobs and events; the running one stays
+    assert (await client.get(f"/v1/workflows/{done['id']}")).status_code == 404
+    for job_id in job_ids:
+        assert (await client.get(f"/v1/jobs/{job_id}")).status_code == 404
+    assert (await client.get("/v1/events", params={"workflow_id": done["id"]})).json()["items"] == []
+    assert (await client.get(f"/v1/workflows/{running['id']}")).status_code == 200
+    assert (await client.delete(f"/v1/workflows/{done['id']}")).status_code == 404
+    assert (await client.post(f"/v1/workflows/{running['id']}/cancel")).status_code in (200, 202)
+    async with shared_system.client(await shared_system.api_key("wf-deleter")) as other:
+        assert (await other.delete(f"/v1/workflows/{running['id']}")).status_code == 404

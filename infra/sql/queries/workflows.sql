@@ -108,3 +108,16 @@ UPDATE jobs
 SET status = 'cancelled', finished_at = now(), run_at = NULL,
     error = jsonb_build_object('type', 'Cancelled', 'message', 'the workflow was cancelled', 'category', 'cancelled')
 WHERE workflow_id = $1 AND status = ANY($2::job_status[]);
+
+-- name: delete_workflow
+-- Delete a finished workflow of the tenant whole: its nodes, its jobs and their events and
+-- artifacts go with it (ON DELETE CASCADE); not while a job outside it waits on one of its
+-- jobs. Answers the id, or nothing.
+-- $1 id, $2 tenant
+DELETE FROM workflows w
+WHERE w.id = $1 AND w.tenant = $2 AND w.finished_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM jobs j
+                  JOIN job_dependencies d ON d.dependency_id = j.id
+                  JOIN jobs waiting ON waiting.id = d.job_id AND waiting.status = 'waiting'
+                  WHERE j.workflow_id = w.id)
+RETURNING w.id;
