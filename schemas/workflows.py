@@ -42,6 +42,8 @@ class WorkflowNodeSubmit(JobSpec, kw_only=True):
     key: NodeKey
     depends_on: Annotated[list[NodeKey], Meta(max_length=MAX_NODES)] = []
     for_each: Annotated[str, Meta(max_length=1000)] | None = None
+    #: The template its job starts from, as for POST /v1/jobs (`name` or `name@<version>`).
+    template: Annotated[str, Meta(min_length=1, max_length=110)] | None = None
 
 
 class WorkflowSubmit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

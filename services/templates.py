@@ -12,8 +12,9 @@ from infra import templates
 from infra.settings import Settings
 from schemas.contracts import Contracts
 from schemas.errors import FieldError, field_error, join_path
-from schemas.jobs import JobSubmit
+from schemas.jobs import JobSpec, JobSubmit
 from schemas.templates import TemplateSubmit, merged, parse_ref, template_body
+from schemas.workflows import WorkflowNodeSubmit
 from services.submit import SubmitError, build_job
 
 #: One job of a submission: where it is in the body ("" for a lone job), as decoded, and its
@@ -93,3 +94,24 @@ def _missing(name: str, version: int | None) -> str:
     if version is None:
         return f'no template "{name}"'
     return f'template "{name}" has no version {version} (or no such template)'
+
+
+async def apply_node_templates(
+    pool: asyncpg.Pool, tenant: str, nodes: Sequence[WorkflowNodeSubmit], sent: Sequence[Mapping[str, Any]]
+) -> list[WorkflowNodeSubmit]:
+    """Workflow nodes with their templates applied to their jobs, as apply_templates does
+    (`sent`: the nodes as they were sent); SubmitError naming `nodes[i].…` at fault."""
+    job_fields = (*JobSpec.__struct_fields__, "template")
+    items: list[Item] = [
+        (
+            f"nodes[{index}]",
+            JobSubmit(**{name: getattr(node, name) for name in job_fields}),
+            {name: value for name, value in sent[index].items() if name in job_fields},
+        )
+        for index, node in enumerate(nodes)
+    ]
+    jobs = await apply_templates(pool, tenant, items)
+    return [
+        msgspec.structs.replace(node, **{name: getattr(job, name) for name in job_fields})
+        for node, job in zip(nodes, jobs, strict=True)
+    ]

@@ -57,6 +57,7 @@ def build_node(
 ) -> NewNode:
     """A node and its job: a root's job is queued (or scheduled) at once, the others wait."""
     fields: dict[str, Any] = {name: getattr(node, name) for name in JOB_FIELDS}
+    fields["template"] = node.template
     root = not node.depends_on
     if not root:  # a later node's time counts from when it is ready
         fields.update(run_at=None, delay_seconds=None)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
 
@@ -20,6 +20,7 @@ from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError, same_key
 from services.gateway.paging import after_cursor, text_filters, time_filters
 from services.submit import check_artifact_inputs, check_notify_webhooks
+from services.templates import apply_node_templates
 from services.workflows import build_workflow, submit_workflow
 
 WorkflowId = Annotated[uuid.UUID, Parameter(description="The workflow's id")]
@@ -41,6 +42,7 @@ class WorkflowController(Controller):
     async def submit(
         self,
         data: WorkflowSubmit,
+        request: Request[Any, Any, Any],
         resources: Resources,
         principal: Principal,
         idempotency_key: Annotated[
@@ -50,6 +52,9 @@ class WorkflowController(Controller):
         """Validate the whole DAG, store it in one transaction and queue its roots: 202 with the
         workflow; 200 with the earlier one for a repeated idempotency key."""
         data.idempotency_key = same_key(data.idempotency_key, idempotency_key)
+        if any(node.template is not None for node in data.nodes):
+            sent = (await request.json())["nodes"]
+            data.nodes = await apply_node_templates(resources.pool, principal.tenant, data.nodes, sent)
         wf = build_workflow(data, resources.registry, resources.settings)
         await check_notify_webhooks([("notify", data.notify)], resources.settings)
         params = [(f"nodes[{index}].params", node.params) for index, node in enumerate(data.nodes)]

@@ -9,6 +9,7 @@ import httpx
 
 from tests.support.api import get_job, wait_for_status
 from tests.support.system import System
+from tests.support.workflows import wait_for_workflow
 
 TEXT = "Conveyor queues jobs. Workers run them. Results come back. Failures are retried. Nothing is lost."
 
@@ -151,3 +152,20 @@ async def test_a_schedule_makes_its_job_from_a_template(client: httpx.AsyncClien
     )
     refused = await client.post("/v1/schedules", json={**body, "job": {"template": "nope"}})
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "job.template"
+
+
+async def test_workflow_nodes_start_from_templates(client: httpx.AsyncClient) -> None:
+    name = f"echo-{secrets.token_hex(3)}"
+    await save(client, {"name": name, "engine": "general", "operation": "echo", "params": {"value": 0}, "tags": ["t"]})
+    nodes = [
+        {"key": "a", "template": name},
+        {"key": "b", "template": f"{name}@1", "depends_on": ["a"], "params": {"value": {"$ref": "a.result.value"}}},
+    ]
+    response = await client.post("/v1/workflows", json={"name": "templated", "nodes": nodes})
+    assert response.status_code == 202, response.text
+    workflow = response.json()
+    done = await wait_for_workflow(client, workflow["id"], "succeeded")
+    b = await get_job(client, next(n["job_id"] for n in done["nodes"] if n["key"] == "b"))
+    assert b["result"] == {"value": 0} and b["template"] == f"{name}@1" and b["tags"] == ["t"]
+    refused = await client.post("/v1/workflows", json={"name": "x", "nodes": [{"key": "a", "template": "nope"}]})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "nodes[0].template"
