@@ -14,6 +14,7 @@ import httpx
 
 from tests.support.api import events, get_job, submit, wait_for_status
 from tests.support.system import System
+from tests.support.workers import pid_of
 
 
 def ref(path: str) -> dict[str, str]:
@@ -199,10 +200,7 @@ async def test_a_dependency_killed_with_its_worker_releases_its_dependents_once(
 ) -> None:
     # Given a dependency running on a worker, and three jobs waiting for it
     system = await make_system()
-    system.start_scheduler()
-    system.start_supervised_workers(queues=["general"], processes=1, threads=4)
-    system.start_gateway()
-    system.wait_for_consumers("general")
+    system.start_supervised_all()
     async with system.client(await system.api_key("crash")) as http:
         parent = await submit(http, "sleep", {"seconds": 2})
         dependents = [
@@ -211,7 +209,7 @@ async def test_a_dependency_killed_with_its_worker_releases_its_dependents_once(
         ]
         running = await wait_for_status(http, parent["id"], "running")
         # When its worker process is killed with SIGKILL mid-job
-        os.kill(int(running["worker_id"].rsplit("-", 2)[-2]), signal.SIGKILL)
+        os.kill(pid_of(running["worker_id"]), signal.SIGKILL)
         # Then the dependency is run again and succeeds once, and each dependent runs once after it
         done = await wait_for_status(http, parent["id"], "succeeded", timeout=60)
         assert done["attempts"] == 2

@@ -10,6 +10,7 @@ import httpx
 
 from tests.support.api import submit, wait_for_status
 from tests.support.system import System
+from tests.support.workers import pid_of
 from tests.support.workflows import node_job, submit_workflow, wait_for_workflow
 
 FAST = {"retry_backoff_seconds": 0.05, "retry_backoff_max_seconds": 0.1}
@@ -87,17 +88,14 @@ async def test_a_job_not_retried_on_worker_lost_fails_when_its_worker_dies(
 ) -> None:
     # Given two running jobs: one retried on transient errors only, one with the default policy
     system = await make_system()
-    system.start_scheduler()
-    system.start_supervised_workers(queues=["general"], processes=1, threads=4)
-    system.start_gateway()
-    system.wait_for_consumers("general")
+    system.start_supervised_all()
     async with system.client(await system.api_key("lost")) as http:
         strict = await submit(http, "sleep", {"seconds": 3}, retry_on=["transient"])
         default = await submit(http, "sleep", {"seconds": 3})
         running = await wait_for_status(http, strict["id"], "running")
         await wait_for_status(http, default["id"], "running")
         # When their worker process is killed with SIGKILL
-        os.kill(int(running["worker_id"].rsplit("-", 2)[-2]), signal.SIGKILL)
+        os.kill(pid_of(running["worker_id"]), signal.SIGKILL)
         # Then the strict one fails with worker_lost, and the default one is taken over and succeeds
         failed = await wait_for_status(http, strict["id"], "failed", "succeeded", timeout=60)
         assert failed["status"] == "failed" and failed["error"]["category"] == "worker_lost", failed

@@ -8,11 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from tests.support.api import events, wait_for_status
 from tests.support.system import System, eventually
-
-LIVE_WORKERS = (
-    "SELECT application_name FROM pg_stat_activity"
-    " WHERE datname = current_database() AND application_name LIKE 'conveyor-worker:%'"
-)
+from tests.support.workers import LIVE_WORKERS, pid_of, worker_of
 
 
 async def test_killed_worker_is_restarted_and_its_jobs_finish_once(
@@ -20,21 +16,18 @@ async def test_killed_worker_is_restarted_and_its_jobs_finish_once(
 ) -> None:
     # Given `conveyor worker` (one process, 4 threads) running 6 jobs of 2 s
     system = await make_system()
-    system.start_scheduler()
-    system.start_supervised_workers(queues=["general"], processes=1, threads=4)
-    system.start_gateway()
-    system.wait_for_consumers("general")
+    system.start_supervised_all()
     pool = await system.pool()
     try:
         async with system.client(await system.api_key("crash")) as http:
             body = {"engine": "general", "operation": "sleep", "params": {"seconds": 2}}
             jobs = (await http.post("/v1/jobs/batch", json={"jobs": [body] * 6})).json()["jobs"]
             running = await wait_for_status(http, jobs[0]["id"], "running")
-            victim = await _worker_of(http, running["id"])
+            victim = await worker_of(http, running["id"])
             before = {row[0] for row in await pool.fetch(LIVE_WORKERS)}
 
             # When that worker process is killed with SIGKILL mid-job
-            os.kill(_pid_of(victim), signal.SIGKILL)
+            os.kill(pid_of(victim), signal.SIGKILL)
 
             # Then `conveyor worker` starts a new worker process
             async def replaced() -> set[str]:
@@ -54,13 +47,3 @@ async def test_killed_worker_is_restarted_and_its_jobs_finish_once(
         assert await pool.fetchval("SELECT count(*) FROM jobs WHERE status = 'running'") == 0
     finally:
         await pool.close()
-
-
-async def _worker_of(http, job_id: str) -> str:  # type: ignore[no-untyped-def]
-    started = [e for e in await events(http, job_id) if e["to_status"] == "running"]
-    return str(started[-1]["data"]["worker_id"])
-
-
-def _pid_of(worker_id: str) -> int:
-    # worker ids are <host>-<pid>-<random>
-    return int(worker_id.rsplit("-", 2)[-2])

@@ -158,6 +158,13 @@ class System:
         self.start_gateway()
         self.wait_for_consumers("general")
 
+    def start_supervised_all(self, *, queues: Sequence[str] = ("general",), threads: int = 4) -> None:
+        """As start_all, but the worker is `conveyor worker` (one process, restarted when it dies)."""
+        self.start_scheduler()
+        self.start_supervised_workers(queues=queues, processes=1, threads=threads)
+        self.start_gateway()
+        self.wait_for_consumers(queues[0])
+
     def start_scheduler(self, name: str = "scheduler") -> None:
         """`conveyor scheduler`."""
         self.spawn(name, [sys.executable, "-m", "services.cli", "scheduler"])
