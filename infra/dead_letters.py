@@ -28,8 +28,9 @@ from infra.dispatch import Dispatcher
 from infra.jobs import to_dispatch
 from infra.settings import Settings
 from infra.sql import QUERIES
+from schemas.bulk import BULK_LIMIT
 from schemas.dead_letters import DeadLetterView, QueueSweepView
-from schemas.jobs import BULK_LIMIT, JobStatus
+from schemas.jobs import JobStatus
 
 log = structlog.get_logger(__name__)
 

@@ -17,7 +17,8 @@ from infra.db import Db
 from infra.dispatch import Dispatcher
 from infra.jobs import CANCEL_NOW, RETRYABLE, JobFilter, to_dispatch
 from infra.sql import QUERIES
-from schemas.jobs import BULK_LIMIT, TERMINAL, JobStatus
+from schemas.bulk import BULK_LIMIT
+from schemas.jobs import TERMINAL, JobStatus
 
 #: Ids per transaction.
 BATCH = 1000

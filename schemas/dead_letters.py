@@ -9,7 +9,8 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from schemas.jobs import ErrorCategory, JobError, JobIds, Tag
+from schemas.bulk import JobIds
+from schemas.jobs import ErrorCategory, JobError, Tag
 
 Tenant = Annotated[str, Meta(min_length=1, max_length=255)]
 

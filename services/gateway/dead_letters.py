@@ -18,6 +18,7 @@ from litestar.params import Parameter
 from infra import dead_letters
 from infra.dead_letters import DeadLetterWhere, to_view
 from infra.keys import Principal
+from schemas.bulk import one_selector
 from schemas.dead_letters import (
     DeadLetterFilter,
     DeadLetterPage,
@@ -28,7 +29,7 @@ from schemas.dead_letters import (
 )
 from schemas.errors import FieldError, nul_errors
 from schemas.ids import decode_time_cursor, encode_time_cursor
-from schemas.jobs import ErrorCategory, one_selector
+from schemas.jobs import ErrorCategory
 from schemas.keys import Scope
 from services.gateway.auth import requires, tenant_scope
 from services.gateway.deps import Resources, provide_principal

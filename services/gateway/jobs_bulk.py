@@ -11,8 +11,9 @@ from litestar.di import Provide
 from infra import jobs_bulk
 from infra.jobs import JobFilter
 from infra.keys import Principal
+from schemas.bulk import JobBulkCancelView, JobBulkFilter, JobBulkRetryView, JobBulkSelect, one_selector
 from schemas.errors import nul_errors
-from schemas.jobs import JobBulkCancelView, JobBulkFilter, JobBulkRetryView, JobBulkSelect, JobStatus, one_selector
+from schemas.jobs import JobStatus
 from schemas.keys import Scope
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal

@@ -11,8 +11,8 @@ import pytest
 
 from infra.dead_letter_queue import Taken, message_job_id, superseded
 from infra.keys import Principal
+from schemas.bulk import one_selector
 from schemas.ids import decode_time_cursor, encode_cursor, encode_time_cursor
-from schemas.jobs import one_selector
 from schemas.keys import Scope
 from services.gateway.auth import tenant_scope
 from services.gateway.errors import ApiError
