@@ -17,7 +17,8 @@ import msgspec
 from infra.db import Db, json_text, retry_deadlocks
 from infra.jobs import CANCEL_NOW, NewJob, job_columns, retry_on_column
 from infra.sql import QUERIES
-from schemas.workflows import WorkflowNodeView, WorkflowSummary, WorkflowView
+from schemas.jobs import find_refs
+from schemas.workflows import WorkflowNodeView, WorkflowRetryView, WorkflowSummary, WorkflowView
 
 
 class NewNode(msgspec.Struct, kw_only=True):
@@ -76,7 +77,6 @@ async def insert_workflow(
     For an idempotency key the tenant used before, nothing is stored: the earlier workflow's
     row, and None for jobs.
     """
-    plain = [node for node in wf.nodes if node.for_each is None]
     async with conn.transaction():
         row = await conn.fetchrow(
             QUERIES.insert_workflow,
@@ -92,20 +92,40 @@ async def insert_workflow(
         )
         if row is None:
             return await conn.fetchrow(QUERIES.get_workflow_by_idempotency_key, tenant, wf.idempotency_key), None
-        await conn.execute(
-            QUERIES.insert_workflow_nodes,
-            wf.id,
-            [n.key for n in wf.nodes],
-            [json_text(n.depends_on) for n in wf.nodes],
-            [json_text(n.children) for n in wf.nodes],
-            [None if n.for_each else n.job.id for n in wf.nodes],
-            [n.for_each for n in wf.nodes],
-            [json_text(template(n.job)) if n.for_each else None for n in wf.nodes],
-            [n.run_at for n in wf.nodes],
-            [n.delay_seconds for n in wf.nodes],
-        )
-        jobs = await _insert_jobs(conn, tenant, wf.id, plain)
+        jobs = await insert_nodes(conn, tenant, wf.id, wf.nodes)
     return row, jobs
+
+
+async def insert_nodes(
+    conn: asyncpg.Connection,
+    tenant: str,
+    workflow_id: uuid.UUID,
+    nodes: Sequence[NewNode],
+    *,
+    first_position: int = 0,
+    added: bool = False,
+) -> list[asyncpg.Record]:
+    """Store nodes of a workflow and the jobs of its plain ones (in the caller's transaction);
+    the jobs' rows. `added`: nodes added to it while it runs, after its `first_position` nodes."""
+    await conn.execute(
+        QUERIES.insert_workflow_nodes,
+        workflow_id,
+        [n.key for n in nodes],
+        [json_text(n.depends_on) for n in nodes],
+        [json_text(n.children) for n in nodes],
+        [None if n.for_each else n.job.id for n in nodes],
+        [n.for_each for n in nodes],
+        [json_text(template(n.job)) if n.for_each else None for n in nodes],
+        [n.run_at for n in nodes],
+        [n.delay_seconds for n in nodes],
+        [
+            json_text(n.job.params) if n.for_each is None and next(find_refs(n.job.params), None) else None
+            for n in nodes
+        ],
+        first_position,
+        added,
+    )
+    return await _insert_jobs(conn, tenant, workflow_id, [node for node in nodes if node.for_each is None])
 
 
 async def _insert_jobs(
@@ -143,7 +163,9 @@ async def get_workflow(db: Db, tenant: str, workflow_id: uuid.UUID) -> WorkflowV
     if row is None:
         return None
     nodes = [msgspec.convert(dict(n), WorkflowNodeView) for n in await db.fetch(QUERIES.get_workflow_nodes, row["id"])]
-    return msgspec.convert({**_summary_fields(row), "nodes": nodes}, WorkflowView)
+    retries = [] if not row["retries"] else await db.fetch(QUERIES.get_workflow_retries, row["id"])
+    history = [msgspec.convert(dict(r), WorkflowRetryView) for r in retries]
+    return msgspec.convert({**_summary_fields(row), "nodes": nodes, "retry_history": history}, WorkflowView)
 
 
 async def list_workflows(

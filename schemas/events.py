@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 #: Every public event type. A job's: one per status it enters (`job.started` is `running`),
-#: and its progress; a workflow's: when it is submitted and when it ends.
+#: and its progress; a workflow's: when it is submitted (or retried) and when it ends.
 JOB_EVENT_TYPES: tuple[str, ...] = (
     "job.scheduled",
     "job.waiting",

@@ -41,8 +41,9 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.RETRYING, S.CANCELLED, S.QUEUED}),
     S.RETRYING: frozenset({S.QUEUED, S.CANCELLED}),
     S.SUCCEEDED: frozenset(),
-    S.FAILED: frozenset({S.QUEUED, S.SCHEDULED}),  # scheduled: a dead letter replayed at a paced rate
-    S.CANCELLED: frozenset({S.QUEUED}),
+    # scheduled: a dead letter replayed at a paced rate; waiting: a workflow's node retried
+    S.FAILED: frozenset({S.QUEUED, S.SCHEDULED, S.WAITING}),
+    S.CANCELLED: frozenset({S.QUEUED, S.WAITING}),
 }
 
 

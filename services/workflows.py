@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -29,15 +30,7 @@ def build_workflow(submit: WorkflowSubmit, registry: Contracts, settings: Settin
     errors = check_graph(submit.nodes)
     errors += nul_errors({"name": submit.name, "idempotency_key": submit.idempotency_key, "metadata": submit.metadata})
     errors += notify_errors(submit.notify, "notify", allowed=WORKFLOW_EVENT_TYPES)
-    children = children_of(submit.nodes) if not errors else {}
-    nodes: list[NewNode] = []
-    for index, node in enumerate(submit.nodes):
-        at = f"nodes[{index}]"
-        errors += check_refs(node, at)
-        try:
-            nodes.append(build_node(node, children.get(node.key, []), registry, settings, at=at))
-        except SubmitError as exc:
-            errors += exc.errors
+    nodes = build_nodes(submit.nodes, registry, settings, errors=errors)
     if errors:
         raise SubmitError(errors, code="invalid_workflow")
     return NewWorkflow(
@@ -50,6 +43,23 @@ def build_workflow(submit: WorkflowSubmit, registry: Contracts, settings: Settin
         nodes=nodes,
         notify=None if submit.notify is None else msgspec.to_builtins(submit.notify),
     )
+
+
+def build_nodes(
+    submitted: Sequence[WorkflowNodeSubmit], registry: Contracts, settings: Settings, *, errors: list[FieldError]
+) -> list[NewNode]:
+    """Each node with its job (children: among `submitted`); the problems of each node, at
+    `nodes[i]`, are added to `errors`."""
+    children = children_of(submitted)
+    nodes: list[NewNode] = []
+    for index, node in enumerate(submitted):
+        at = f"nodes[{index}]"
+        errors += check_refs(node, at)
+        try:
+            nodes.append(build_node(node, children[node.key], registry, settings, at=at))
+        except SubmitError as exc:
+            errors += exc.errors
+    return nodes
 
 
 def build_node(

@@ -1,4 +1,5 @@
-"""/v1/workflows: submit a DAG of jobs, read it, list them, cancel one."""
+"""/v1/workflows: submit a DAG of jobs, read, list, cancel and delete them, grow a running one,
+retry a finished one."""
 
 from __future__ import annotations
 
@@ -14,13 +15,27 @@ from infra import workflows
 from infra.keys import Principal
 from schemas.ids import encode_cursor
 from schemas.keys import Scope
-from schemas.workflows import WorkflowPage, WorkflowStatus, WorkflowSubmit, WorkflowView
+from schemas.workflows import (
+    WorkflowNodesAdd,
+    WorkflowPage,
+    WorkflowRetrySubmit,
+    WorkflowStatus,
+    WorkflowSubmit,
+    WorkflowView,
+)
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError, same_key
 from services.gateway.paging import after_cursor, text_filters, time_filters
 from services.submit import check_artifact_inputs, check_notify_webhooks
 from services.templates import apply_node_templates
+from services.workflow_growth import (
+    WorkflowConflict,
+    build_added_nodes,
+    grow_workflow,
+    refuse_unless_running,
+    retry_workflow,
+)
 from services.workflows import build_workflow, submit_workflow
 
 WorkflowId = Annotated[uuid.UUID, Parameter(description="The workflow's id")]
@@ -130,6 +145,68 @@ class WorkflowController(Controller):
             raise ApiError(409, "workflow_not_finished", message)
         message = f"jobs waiting on jobs of workflow {workflow_id} may still read their results"
         raise ApiError(409, "workflow_has_waiting_dependents", message)
+
+    @post(
+        "/{workflow_id:uuid}/nodes",
+        guards=[requires(Scope.JOBS_WRITE)],
+        summary="Add nodes to a running workflow",
+        status_code=202,
+    )
+    async def add_nodes(
+        self,
+        workflow_id: WorkflowId,
+        data: WorkflowNodesAdd,
+        request: Request[Any, Any, Any],
+        resources: Resources,
+        principal: Principal,
+    ) -> WorkflowView:
+        """Nodes whose depends_on name the workflow's nodes and each other, checked whole as at
+        submission and stored in one transaction: 202 with the workflow, which ends only after
+        them; 422 naming the fields at fault; 409 once it has finished or while it is cancelled."""
+        view = await self._view(resources, principal, workflow_id)
+        try:  # checked first against the workflow as read, then again under its lock
+            refuse_unless_running(workflow_id, view.status, view.cancel_requested_at)
+            if any(node.template is not None for node in data.nodes):
+                sent = (await request.json())["nodes"]
+                data.nodes = await apply_node_templates(resources.pool, principal.tenant, data.nodes, sent)
+            existing = {node.key: node.depends_on for node in view.nodes}
+            build_added_nodes(data, existing, resources.registry, resources.settings)
+            params = [(f"nodes[{index}].params", node.params) for index, node in enumerate(data.nodes)]
+            await check_artifact_inputs(resources.pool, principal.tenant, params)
+            grown = await grow_workflow(
+                resources.dispatcher, principal.tenant, workflow_id, data, resources.registry, resources.settings
+            )
+        except WorkflowConflict as exc:
+            raise ApiError(409, exc.code, str(exc)) from None
+        if not grown:
+            raise not_found(workflow_id)
+        return await self._view(resources, principal, workflow_id)
+
+    @post(
+        "/{workflow_id:uuid}/retry",
+        guards=[requires(Scope.JOBS_WRITE)],
+        summary="Run a failed or cancelled workflow again",
+        status_code=202,
+    )
+    async def retry(
+        self,
+        workflow_id: WorkflowId,
+        resources: Resources,
+        principal: Principal,
+        data: WorkflowRetrySubmit | None = None,
+    ) -> WorkflowView:
+        """Its failed and cancelled nodes run again (or those of `nodes`, with what they had stopped
+        below them; the body may be left out), each with a fresh retry budget; succeeded nodes keep
+        their results. 202 with the workflow, running again; 422 naming `nodes[i]`; 409 while it
+        runs or once it succeeded."""
+        requested = None if data is None else data.nodes
+        try:
+            retried = await retry_workflow(resources.pool, principal.tenant, workflow_id, requested)
+        except WorkflowConflict as exc:
+            raise ApiError(409, exc.code, str(exc)) from None
+        if not retried:
+            raise not_found(workflow_id)
+        return await self._view(resources, principal, workflow_id)
 
     async def _view(self, resources: Resources, principal: Principal, workflow_id: uuid.UUID) -> WorkflowView:
         view = await workflows.get_workflow(resources.pool, principal.tenant, workflow_id)

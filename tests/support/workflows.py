@@ -52,3 +52,34 @@ async def node_job(client: httpx.AsyncClient, workflow: dict[str, Any], key: str
     assert response.status_code == 200, response.text
     job: dict[str, Any] = response.json()
     return job
+
+
+def flaky(key: str, fail_times: Any, *deps: str, **fields: Any) -> dict[str, Any]:
+    """A `general.flaky` node failing its first `fail_times` attempts permanently."""
+    params = {"fail_times": fail_times, "permanent": True}
+    return {"key": key, "engine": "general", "operation": "flaky", "params": params, "depends_on": list(deps), **fields}
+
+
+def sleep(key: str, seconds: Any, *deps: str, **fields: Any) -> dict[str, Any]:
+    """A `general.sleep` node."""
+    params = {"seconds": seconds}
+    return {"key": key, "engine": "general", "operation": "sleep", "params": params, "depends_on": list(deps), **fields}
+
+
+async def add_nodes(client: httpx.AsyncClient, workflow_id: str, nodes: list[dict[str, Any]]) -> httpx.Response:
+    """Ask to add nodes to a workflow; the answer."""
+    return await client.post(f"/v1/workflows/{workflow_id}/nodes", json={"nodes": nodes})
+
+
+async def retry_workflow(client: httpx.AsyncClient, workflow_id: str, nodes: list[str] | None = None) -> httpx.Response:
+    """Ask to run a workflow again (from `nodes`, or from all its failed and cancelled ones); the answer."""
+    body = None if nodes is None else {"nodes": nodes}
+    return await client.post(f"/v1/workflows/{workflow_id}/retry", json=body)
+
+
+async def workflow_event_types(client: httpx.AsyncClient, workflow_id: str) -> list[str]:
+    """The types of a workflow's own events (workflow.*), oldest first."""
+    query = {"workflow_id": workflow_id, "type": "workflow.*", "limit": 1000}
+    response = await client.get("/v1/events", params=query)
+    assert response.status_code == 200, response.text
+    return [event["type"] for event in response.json()["items"]]

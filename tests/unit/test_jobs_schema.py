@@ -23,10 +23,10 @@ def test_transitions_cover_every_status() -> None:
 
 def test_terminal_statuses_only_leave_by_retry() -> None:
     # Given the terminal statuses, When listing where they may go, Then only back to queued
-    # (or, for a failed job replayed at a paced rate, to scheduled)
+    # (or, for a failed job replayed at a paced rate, to scheduled; a retried workflow's node to waiting)
     for status in TERMINAL:
-        assert TRANSITIONS[status] <= {JobStatus.QUEUED, JobStatus.SCHEDULED}
-    assert TRANSITIONS[JobStatus.CANCELLED] == {JobStatus.QUEUED}
+        assert TRANSITIONS[status] <= {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.WAITING}
+    assert TRANSITIONS[JobStatus.CANCELLED] == {JobStatus.QUEUED, JobStatus.WAITING}
     assert TRANSITIONS[JobStatus.SUCCEEDED] == frozenset()
 
 

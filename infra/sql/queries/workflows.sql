@@ -13,21 +13,25 @@ RETURNING *;
 SELECT * FROM workflows WHERE tenant = $1 AND idempotency_key = $2;
 
 -- name: insert_workflow_nodes
--- Store a workflow's nodes; roots start `running` (their jobs are queued with them).
+-- Store a workflow's nodes (all of a new one, or those added to a running one); roots start
+-- `running` (their jobs are queued with them). An added node's parents_left is set by
+-- conveyor_nodes_added, which counts only its parents that have not finished.
 -- $1 workflow id, $2 keys, $3 depends_on (JSON texts), $4 children (JSON texts),
 -- $5 job ids (null for for_each nodes), $6 for_each paths, $7 templates (JSON texts),
--- $8 run_at, $9 delay seconds
+-- $8 run_at, $9 delay seconds, $10 params as submitted (JSON texts; null unless they hold $refs),
+-- $11 position of the first, $12 added (false: submitted with the workflow)
 INSERT INTO workflow_nodes (workflow_id, key, position, depends_on, children, parents_left, status,
-                            job_id, for_each, template, run_at, delay_seconds)
-SELECT $1, n.key, n.position - 1,
+                            job_id, for_each, template, run_at, delay_seconds, params, added_at)
+SELECT $1, n.key, $11::integer + n.position - 1,
        ARRAY(SELECT jsonb_array_elements_text(n.depends_on::jsonb)),
        ARRAY(SELECT jsonb_array_elements_text(n.children::jsonb)),
        jsonb_array_length(n.depends_on::jsonb),
        CASE WHEN jsonb_array_length(n.depends_on::jsonb) = 0 THEN 'running' ELSE 'waiting' END,
-       n.job_id, n.for_each, n.template::jsonb, n.run_at, n.delay_seconds
+       n.job_id, n.for_each, n.template::jsonb, n.run_at, n.delay_seconds, n.params::jsonb,
+       CASE WHEN $12::boolean THEN now() END
 FROM unnest($2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::timestamptz[],
-            $9::float8[]) WITH ORDINALITY
-     AS n(key, depends_on, children, job_id, for_each, template, run_at, delay_seconds, position);
+            $9::float8[], $10::text[]) WITH ORDINALITY
+     AS n(key, depends_on, children, job_id, for_each, template, run_at, delay_seconds, params, position);
 
 -- name: insert_workflow_jobs
 -- Store the jobs of a workflow's plain nodes (roots queued or scheduled, the rest waiting).
@@ -57,7 +61,7 @@ SELECT * FROM workflows WHERE id = $1 AND tenant = $2;
 -- name: get_workflow_nodes
 -- A workflow's nodes in submission order; a plain node shows its job's status and error.
 -- $1 workflow id
-SELECT n.key, n.job_id, n.depends_on, n.for_each, n.items_total,
+SELECT n.key, n.job_id, n.depends_on, n.for_each, n.items_total, n.added_at,
        n.items_total - n.items_left AS items_finished,
        coalesce(j.status::text, n.status) AS status,
        coalesce(j.engine, n.template ->> 'engine') AS engine,
@@ -121,3 +125,37 @@ WHERE w.id = $1 AND w.tenant = $2 AND w.finished_at IS NOT NULL
                   JOIN jobs waiting ON waiting.id = d.job_id AND waiting.status = 'waiting'
                   WHERE j.workflow_id = w.id)
 RETURNING w.id;
+
+-- name: lock_workflow
+-- One workflow of a tenant, its row locked until the transaction ends. The steps of its nodes
+-- (the job trigger), a cancel, an addition of nodes and a retry all take it before they touch
+-- a node, so they happen one after another (migration 0016).
+-- $1 id, $2 tenant
+SELECT * FROM workflows WHERE id = $1 AND tenant = $2 FOR NO KEY UPDATE;
+
+-- name: get_workflow_graph
+-- A workflow's nodes as its rules see them, in submission order.
+-- $1 workflow id
+SELECT key, depends_on, status FROM workflow_nodes WHERE workflow_id = $1 ORDER BY position;
+
+-- name: grow_workflow
+-- Count nodes added to a running workflow that is not being cancelled: it ends only after them.
+-- $1 workflow id, $2 how many
+UPDATE workflows SET nodes_total = nodes_total + $2, nodes_left = nodes_left + $2
+WHERE id = $1 AND finished_at IS NULL AND cancel_requested_at IS NULL
+RETURNING *;
+
+-- name: link_added_nodes
+-- Join stored added nodes to the workflow: parents told, parents counted, ready ones started.
+-- $1 workflow id, $2 the added nodes' keys
+SELECT conveyor_nodes_added($1, $2::text[]);
+
+-- name: retry_workflow_nodes
+-- Run a finished workflow again from these nodes, recording the retry; whether it did.
+-- $1 workflow id, $2 keys of the nodes to run again, $3 keys asked for (null: all)
+SELECT conveyor_workflow_retry($1, $2::text[], $3::text[]);
+
+-- name: get_workflow_retries
+-- A workflow's retries, oldest first.
+-- $1 workflow id
+SELECT number, at, requested, nodes FROM workflow_retries WHERE workflow_id = $1 ORDER BY number;
