@@ -25,6 +25,7 @@ from schemas.jobs import (
     JobView,
 )
 from schemas.keys import Scope
+from services.admission import check_artifact_inputs, check_backlog, check_notify_webhooks
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError, same_key
@@ -34,9 +35,6 @@ from services.submit import (
     batch_hash,
     build_job,
     build_jobs,
-    check_artifact_inputs,
-    check_backlog,
-    check_notify_webhooks,
     submit_batch,
     submit_jobs,
 )

@@ -20,11 +20,12 @@ from schemas.ids import encode_cursor
 from schemas.jobs import JobSubmit
 from schemas.keys import Scope
 from schemas.schedules import CronError, SchedulePage, SchedulePatch, ScheduleSubmit, ScheduleView, first_fire_time
+from services.admission import check_notify_webhooks
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError
 from services.gateway.paging import after_cursor
-from services.submit import SubmitError, build_job, check_notify_webhooks
+from services.submit import SubmitError, build_job
 from services.templates import apply_templates
 
 ScheduleId = Annotated[uuid.UUID, Parameter(description="The schedule's id")]

@@ -13,10 +13,10 @@ from infra.keys import Principal
 from infra.templates import to_view
 from schemas.keys import Scope
 from schemas.templates import TemplateName, TemplatePage, TemplateSubmit, TemplateView, parse_ref
+from services.admission import check_notify_webhooks
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError
-from services.submit import check_notify_webhooks
 from services.templates import check_template
 
 Ref = Annotated[str, Parameter(description='A template\'s name (its latest version) or "name@<version>"')]

@@ -23,11 +23,11 @@ from schemas.workflows import (
     WorkflowSubmit,
     WorkflowView,
 )
+from services.admission import check_artifact_inputs, check_notify_webhooks
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError, same_key
 from services.gateway.paging import after_cursor, text_filters, time_filters
-from services.submit import check_artifact_inputs, check_notify_webhooks
 from services.templates import apply_node_templates
 from services.workflow_growth import (
     WorkflowConflict,
