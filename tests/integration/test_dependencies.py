@@ -234,3 +234,14 @@ async def test_a_dependent_cancelled_by_its_dependency_runs_once_that_is_mended(
     assert (await client.post(f"/v1/jobs/{reader['id']}/retry")).status_code == 202
     done = await wait_for_status(client, reader["id"], "succeeded")
     assert done["result"] == {"value": 2} and done["params"] == {"value": 2}
+
+
+async def test_the_inbox_says_a_dependent_waits_for_jobs(client: httpx.AsyncClient, shared_system: System) -> None:
+    async with shared_system.client(await shared_system.api_key("inbox-dependents")) as own:
+        created = await own.post("/v1/subscriptions", json={"channel": "inbox", "events": ["job.waiting"]})
+        assert created.status_code == 201, created.text
+        slow = await submit(own, "sleep", {"seconds": 30})
+        await submit(own, "echo", {"value": 1}, depends_on=[slow["id"]])
+        notices = (await own.get("/v1/notifications")).json()["items"]
+        assert [n["body"] for n in notices] == ["general.echo waits for the jobs it depends on."]
+        assert (await own.post(f"/v1/jobs/{slow['id']}/cancel")).status_code == 202

@@ -215,3 +215,31 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- As in 0008, and a job waiting for jobs (not for workflow nodes) says so.
+CREATE OR REPLACE FUNCTION conveyor_event_notice(type text, data jsonb, OUT title text, OUT body text)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT
+        CASE WHEN type LIKE 'workflow.%'
+             THEN format('Workflow %s %s', data ->> 'name', split_part(type, '.', 2))
+             ELSE format('Job %s %s', data ->> 'operation', split_part(type, '.', 2)) END,
+        CASE
+            WHEN data -> 'error' ->> 'message' IS NOT NULL AND type NOT IN ('job.succeeded', 'workflow.succeeded')
+                THEN left(data -> 'error' ->> 'message', 1000)
+            WHEN type LIKE 'workflow.%'
+                THEN format('%s of %s nodes finished, %s failed, %s cancelled.', data ->> 'nodes_finished',
+                            data ->> 'nodes_total', data ->> 'nodes_failed', data ->> 'nodes_cancelled')
+            WHEN type = 'job.progress'
+                THEN format('%s%% %s', round((data ->> 'progress')::numeric * 100),
+                            coalesce(data ->> 'progress_message', ''))
+            ELSE format('%s.%s %s.', data ->> 'engine', data ->> 'operation', CASE type
+                WHEN 'job.succeeded' THEN format('succeeded in %s s (attempt %s)', round(extract(epoch FROM
+                    (data ->> 'finished_at')::timestamptz - (data ->> 'started_at')::timestamptz)::numeric, 1),
+                    data ->> 'attempts')
+                WHEN 'job.started' THEN format('started (attempt %s)', data ->> 'attempts')
+                WHEN 'job.scheduled' THEN format('is scheduled for %s', data ->> 'run_at')
+                WHEN 'job.waiting' THEN CASE WHEN data ->> 'workflow_id' IS NULL THEN 'waits for the jobs it depends on'
+                                             ELSE 'waits for the nodes it depends on' END
+                ELSE 'is ' || (data ->> 'status') END)
+        END
+$$;
