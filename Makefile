@@ -21,7 +21,8 @@ up: venv
 	$(BIN)/conveyor up
 
 ## test: the whole suite against real RabbitMQ and PostgreSQL
-test: services
+test: venv
+	$(BIN)/conveyor services --test-tools
 	$(BIN)/python -m pytest
 
 ## services: find RabbitMQ (console on) and PostgreSQL, or start them locally

@@ -27,6 +27,9 @@ log = structlog.get_logger("conveyor.services")
 PACKAGES = {"postgresql": "PostgreSQL", "rabbitmq-server": "RabbitMQ"}
 #: Debian package of a program an engine runs → that program (what a worker looks for on PATH).
 TOOLS = {"espeak-ng": "espeak-ng"}
+#: Debian package of a program the test suite drives → that program: the dashboard's browser
+#: tests run Chromium, the CLI's terminal tests run tmux. Installed by `make test` only.
+TEST_TOOLS = {"chromium": "chromium", "tmux": "tmux"}
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 #: invoke-rc.d's "action forbidden": a package's maintainer scripts start no service.
 FORBID_SERVICES = "#!/bin/sh\n# Conveyor installs packages; it starts its own servers.\nexit 101\n"
@@ -44,9 +47,10 @@ def install_commands(missing: Sequence[str]) -> list[list[str]]:
     return [["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]]
 
 
-def missing_tools(which: Callable[[str], str | None] = shutil.which) -> list[str]:
-    """The tool packages (TOOLS) whose program is not on PATH."""
-    return [package for package, program in TOOLS.items() if which(program) is None]
+def missing_tools(which: Callable[[str], str | None] = shutil.which, *, for_tests: bool = False) -> list[str]:
+    """The tool packages (TOOLS, and TEST_TOOLS for the test suite) whose program is not on PATH."""
+    tools = {**TOOLS, **TEST_TOOLS} if for_tests else TOOLS
+    return [package for package, program in tools.items() if which(program) is None]
 
 
 def install_packages(

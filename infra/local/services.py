@@ -70,11 +70,12 @@ def to_start(settings: Settings) -> list[str]:
     return wanted
 
 
-def ensure_services(settings: Settings) -> Ensured:
+def ensure_services(settings: Settings, *, test_tools: bool = False) -> Ensured:
     """Make PostgreSQL and RabbitMQ (with its management console) reachable, installing their
     packages first where they are missing and this process can (see infra.local.packages),
-    with the engines' tools (espeak-ng) in the same run."""
-    install_packages([package for package in to_start(settings) if not installed(package)], tools=missing_tools())
+    with the engines' tools (espeak-ng), and with `test_tools` the suite's, in the same run."""
+    missing = [package for package in to_start(settings) if not installed(package)]
+    install_packages(missing, tools=missing_tools(for_tests=test_tools))
     ensured = Ensured()
     host, port = host_port(settings.database_url, 5432)
     if port_open(host, port):

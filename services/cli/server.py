@@ -1,10 +1,9 @@
-"""`conveyor`: run the gateway, workers and scheduler; migrate; manage API keys; run it all."""
+"""The server commands of `conveyor`: run the gateway, workers and scheduler; migrate; manage API keys; run it all."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 import sys
 import uuid
@@ -136,7 +135,7 @@ def cmd_services(settings: Settings, args: argparse.Namespace) -> int:
             service.stop()
         print("stopped the services Conveyor started (if any)")
         return 0
-    ensured = ensure_services(settings)
+    ensured = ensure_services(settings, test_tools=args.test_tools)
     for line in ensured.reused:
         print(f"found {line}")
     for service in ensured.started:
@@ -187,10 +186,8 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
         ensured.stop_started()
 
 
-def parser() -> argparse.ArgumentParser:
-    """The command line."""
-    root = argparse.ArgumentParser(prog="conveyor", description=__doc__)
-    sub = root.add_subparsers(dest="command", required=True)
+def add_server_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the commands that run Conveyor itself (they read `CONVEYOR_*` settings)."""
     gw = sub.add_parser("gateway", help=cmd_gateway.__doc__)
     gw.add_argument("--host")
     gw.add_argument("--port", type=int)
@@ -213,12 +210,14 @@ def parser() -> argparse.ArgumentParser:
     revoke.add_argument("id")
     sv = sub.add_parser("services", help=cmd_services.__doc__)
     sv.add_argument("--stop", action="store_true", help="stop the RabbitMQ and PostgreSQL Conveyor started")
+    sv.add_argument(
+        "--test-tools", action="store_true", help="also install what the test suite drives (Chromium, tmux)"
+    )
     up = sub.add_parser("up", help=cmd_up.__doc__)
     up.add_argument("--threads", type=int, default=4, help="threads of each queue's worker")
-    return root
 
 
-COMMANDS = {
+SERVER_COMMANDS = {
     "gateway": cmd_gateway,
     "worker": cmd_worker,
     "scheduler": cmd_scheduler,
@@ -229,9 +228,8 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `conveyor` command."""
-    args = parser().parse_args(argv)
+def run_server_command(args: argparse.Namespace) -> int:
+    """Run one server command with the settings from the environment."""
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -239,14 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings, process=args.command)
     try:
-        return COMMANDS[args.command](settings, args)
+        return SERVER_COMMANDS[args.command](settings, args)
     except (ServiceError, ValueError) as exc:
         print(f"conveyor {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    with contextlib.suppress(BrokenPipeError):
-        raise SystemExit(main())
