@@ -36,6 +36,7 @@ from schemas.artifacts import NAME as ARTIFACT_NAME
 from schemas.artifacts import ArtifactInput, ArtifactView
 from schemas.contracts import Contract, load_contracts
 from schemas.engines import QUEUES
+from schemas.jobs import PROGRESS_DIGITS
 
 if TYPE_CHECKING:
     import asyncpg
@@ -118,7 +119,7 @@ class JobContext:
         if message is not None:
             message = message.replace("\x00", "\\0")[:MAX_PROGRESS_MESSAGE]  # storable, and short
         with self._lock:
-            self._progress = (min(max(float(fraction), 0.0), 1.0), message)
+            self._progress = (round(min(max(float(fraction), 0.0), 1.0), PROGRESS_DIGITS), message)
 
     def raise_if_cancelled(self) -> None:
         """A cancellation point: raises JobCancelled if the job was cancelled."""

@@ -14,7 +14,7 @@ import msgspec
 from infra.db import Db, json_text
 from infra.sql import QUERIES
 from schemas.events import EventView
-from schemas.jobs import JobStatus, JobView, sources_of
+from schemas.jobs import PROGRESS_DIGITS, JobStatus, JobView, sources_of
 
 
 class NewJob(msgspec.Struct, kw_only=True):
@@ -70,8 +70,10 @@ class JobFilter(msgspec.Struct, kw_only=True):
 
 
 def to_view(row: asyncpg.Record) -> JobView:
-    """A job row as the API shows it."""
-    return msgspec.convert(dict(row), JobView)
+    """A job row as the API shows it (progress rounded: a 4-byte float reads back as 0.3499999…)."""
+    data = dict(row)
+    data["progress"] = round(data["progress"], PROGRESS_DIGITS)
+    return msgspec.convert(data, JobView)
 
 
 def to_dispatch(row: Mapping[str, Any]) -> Dispatch:

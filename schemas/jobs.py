@@ -229,6 +229,10 @@ class JobEta(msgspec.Struct, kw_only=True):
     estimated_finish_at: datetime | None
 
 
+#: Progress is kept and shown to a tenth of a percent (the column is a 4-byte float).
+PROGRESS_DIGITS = 3
+
+
 class JobView(msgspec.Struct, kw_only=True):
     """A job as the API shows it."""
 

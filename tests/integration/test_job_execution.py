@@ -21,17 +21,22 @@ async def test_echo_returns_the_value_given(client: httpx.AsyncClient) -> None:
 
 
 async def test_sleep_reports_progress_while_running(client: httpx.AsyncClient) -> None:
-    job = await submit(client, "sleep", {"seconds": 2.0})
+    # Given a sleep of 2.1 s (its progress steps are fractions like 0.238095…)
+    job = await submit(client, "sleep", {"seconds": 2.1})
     await wait_for_status(client, job["id"], "running")
 
     async def midway() -> dict | None:
         seen = await get_job(client, job["id"])
         return seen if 0.0 < seen["progress"] < 1.0 and seen["progress_message"] else None
 
+    # Then, while running, progress shows its message and a tenth of a percent at most
     seen = await eventually(midway, timeout=5, message="progress between 0 and 1")
     assert seen["status"] == "running" and "slept" in seen["progress_message"]
+    assert seen["progress"] == round(seen["progress"], 3), seen["progress"]
+    # And on success the bar is full and the message no longer says how far it had got
     done = await wait_for_status(client, job["id"], "succeeded")
-    assert done["result"] == {"slept": 2.0}
+    assert done["result"] == {"slept": 2.1}
+    assert (done["progress"], done["progress_message"]) == (1.0, "done")
 
 
 async def test_transient_failures_are_retried_until_success(client: httpx.AsyncClient) -> None:

@@ -185,7 +185,9 @@ SET status = f.status,
     result = f.result::jsonb,
     error = f.error::jsonb,
     run_at = CASE WHEN f.retry_in IS NULL THEN NULL ELSE now() + make_interval(secs => f.retry_in) END,
+    -- a success is the whole of the work, whatever the last report said
     progress = CASE WHEN f.status = 'succeeded' THEN 1 ELSE j.progress END,
+    progress_message = CASE WHEN f.status = 'succeeded' THEN 'done' ELSE j.progress_message END,
     finished_at = CASE WHEN f.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,
     heartbeat_at = NULL,
     -- a released attempt was the worker's doing, not the job's: it spends no retry
