@@ -18,6 +18,18 @@ def port_open(host: str, port: int, *, timeout: float = 0.5) -> bool:
         return False
 
 
+def port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on host:port now (no other program holds it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def wait_for_port(host: str, port: int, *, timeout: float, closed: bool = False) -> bool:
     """Wait until host:port accepts connections (or, with `closed`, stops accepting them)."""
     deadline = time.monotonic() + timeout

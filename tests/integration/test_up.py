@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -90,7 +91,31 @@ async def test_up_runs_everything_restarts_a_dead_worker_and_stops_on_ctrl_c(
         out.close()
         await drop_database(configured.database_url)
         System(configured, tmp_path).delete_queues()
-    assert "processes_stopped" in (tmp_path / "up.log").read_text()
+    # And the stop was clean: nothing logged as an error, no traceback
+    log = (tmp_path / "up.log").read_text()
+    assert "processes_stopped" in log
+    assert '"level": "error"' not in log and "Traceback" not in log, log[-3000:]
+
+
+def test_up_on_a_busy_port_exits_with_one_clear_line(settings: Settings, tmp_path: Path) -> None:
+    # Given a port another program listens on
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", free_port()))
+        held.listen()
+        port = held.getsockname()[1]
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}, **to_environ(settings)}
+        # When `conveyor up --port` is given it
+        done = subprocess.run(
+            [sys.executable, "-m", "services.cli", "up", "--port", str(port)],
+            env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
+        )  # fmt: skip
+    # Then it exits at once with one line naming the port and what to do, starting nothing
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"conveyor up: port {port} on 127.0.0.1 is in use by another program; "
+        "choose another with --port (or CONVEYOR_GATEWAY_PORT), or stop that program"
+    ]
+    assert "Conveyor is starting" not in done.stdout
 
 
 async def _healthy(http: httpx.AsyncClient) -> bool:
