@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ from infra.keys import Principal, find_principal, hash_key
 from schemas.errors import FieldError
 from schemas.keys import Scope
 from services.gateway.errors import ApiError
+from services.gateway.ui.session import find_ui
 
 
 class KeyCache:
@@ -45,12 +47,26 @@ class KeyCache:
         return principal
 
 
+#: What a dashboard session may read without a bearer key (a browser's EventSource, <img> and
+#: <video> cannot send one): the event stream and artifacts' bytes, by GET only.
+SESSION_READS = re.compile(r"^/v1/(events/stream|jobs/[0-9a-fA-F-]{36}/artifacts/[^/]+)$")
+
+
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
     """`Authorization: Bearer <key>` on every route but health, schema and the dashboard."""
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        """The key's principal, or 401."""
+        """The key's principal (for SESSION_READS, also a dashboard session's), or 401."""
         header = connection.headers.get("authorization", "")
+        if (
+            not header
+            and connection.scope.get("method") in ("GET", "HEAD")
+            and SESSION_READS.match(connection.url.path)
+        ):
+            ui = await find_ui(connection)
+            if ui is not None:
+                structlog.contextvars.bind_contextvars(tenant=ui.principal.tenant)
+                return AuthenticationResult(user=ui.principal, auth=ui.principal.key_id)
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise NotAuthorizedException("missing API key: send 'Authorization: Bearer <key>'")
