@@ -180,6 +180,9 @@ def parse_duration(text: str) -> float:
 
 
 FIELDS = frozenset(field.name for field in msgspec.structs.fields(Settings))
+#: What the `conveyor` client commands read (where the gateway is, which key): no settings of
+#: the servers, but no mistake either in a shell that exports them.
+CLIENT_VARIABLES = frozenset({"CONVEYOR_URL", "CONVEYOR_API_KEY"})
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -187,7 +190,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     values: dict[str, str] = {}
     for key, raw in environ.items():
-        if not key.startswith(PREFIX):
+        if not key.startswith(PREFIX) or key in CLIENT_VARIABLES:
             continue
         name = key[len(PREFIX) :].lower()
         if name not in FIELDS:

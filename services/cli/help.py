@@ -10,14 +10,20 @@ Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Help that shows the defaults that say something, and keeps the examples' lines as written."""
+    """Help that keeps the examples' layout and shows each option's default (when it has one)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        silent = action.default in (None, False, "", argparse.SUPPRESS) or "default" in text
-        if silent or not action.option_strings:
-            return text
-        return f"{text} (default: %(default)s)"
+        default = action.default
+        plain = (
+            isinstance(default, str | int | float)
+            and not isinstance(default, bool)
+            and default not in ("", argparse.SUPPRESS)
+        )
+        shown = (plain or (isinstance(default, list) and bool(default))) and "%(default)" not in text
+        if shown and (action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)):
+            text += " (default: %(default)s)"
+        return text
 
 
 def command(sub: Subcommands, name: str, summary: str, example: str) -> argparse.ArgumentParser:
