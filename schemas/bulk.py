@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from msgspec import Meta
@@ -15,6 +15,11 @@ from schemas.jobs import JobStatus, Tag
 #: The most jobs one bulk action (cancel, retry, dead-letter replay or purge) acts on.
 BULK_LIMIT = 10_000
 JobIds = Annotated[list[uuid.UUID], Meta(min_length=1, max_length=BULK_LIMIT)]
+#: A bulk body's selectors as JSON Schema says it: ids (and no filter) or a filter (and no ids).
+ONE_SELECTOR: list[dict[str, Any]] = [
+    {"required": ["ids"], "properties": {"ids": {"type": "array"}, "filter": {"type": "null"}}},
+    {"required": ["filter"], "properties": {"filter": {"type": "object"}, "ids": {"type": "null"}}},
+]
 
 
 def one_selector(ids: object, where: object) -> list[FieldError]:
@@ -45,6 +50,8 @@ class JobBulkSelect(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     ids: JobIds | None = None
     filter: JobBulkFilter | None = None
+    #: Published in the OpenAPI document: exactly one of ids and filter.
+    schema_rules: ClassVar[dict[str, Any]] = {"oneOf": ONE_SELECTOR}
 
 
 class JobBulkCancelView(msgspec.Struct, kw_only=True):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from msgspec import Meta
 
-from schemas.bulk import JobIds
+from schemas.bulk import ONE_SELECTOR, JobIds
 from schemas.jobs import ErrorCategory, JobError, Tag
 
 Tenant = Annotated[str, Meta(min_length=1, max_length=255)]
@@ -56,6 +56,8 @@ class DeadLetterSelect(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     ids: JobIds | None = None
     filter: DeadLetterFilter | None = None
     tenant: Tenant | None = None
+    #: Published in the OpenAPI document: exactly one of ids and filter.
+    schema_rules: ClassVar[dict[str, Any]] = {"oneOf": ONE_SELECTOR}
 
 
 class DeadLetterReplay(DeadLetterSelect, kw_only=True):

@@ -1,4 +1,4 @@
-"""Time-ordered job ids and opaque page cursors."""
+"""Time-ordered job ids, opaque page cursors, and the names templates are referred to by."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: A template's name, and a reference to one: `name` (its latest version) or `name@3`.
+TEMPLATE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}"
+TEMPLATE_REF_PATTERN = rf"^{TEMPLATE_NAME_PATTERN}(@[1-9][0-9]{{0,8}})?$"
+TEMPLATE_REF = {"pattern": TEMPLATE_REF_PATTERN}
 
 _last_ms = 0
 _sequence = 0
@@ -67,15 +71,17 @@ def encode_time_cursor(at: datetime, last_id: uuid.UUID) -> str:
 
 
 def decode_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """The (time, id) a time cursor continues after; ValueError if it is not one of ours."""
+    """The (time, id) a time cursor continues after (a time past the years 1–9999 as the first
+    or last there is); ValueError if it is not 24 bytes in base64url."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (binascii.Error, ValueError) as exc:
         raise ValueError("not a valid cursor") from exc
     if len(raw) != 24:
         raise ValueError("not a valid cursor")
+    micros = int.from_bytes(raw[:8], "big", signed=True)
     try:
-        at = EPOCH + timedelta(microseconds=int.from_bytes(raw[:8], "big", signed=True))
-    except OverflowError as exc:
-        raise ValueError("not a valid cursor") from exc
+        at = EPOCH + timedelta(microseconds=micros)
+    except OverflowError:  # past the years 1–9999: continues after the first or the last time there is
+        at = (datetime.max if micros > 0 else datetime.min).replace(tzinfo=UTC)
     return at, uuid.UUID(bytes=raw[8:])

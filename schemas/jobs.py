@@ -7,13 +7,14 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta
 
 from schemas.errors import NUL_MESSAGE, FieldError
-from schemas.notifications import EmailAddress, EventName, WebhookUrl, event_errors
+from schemas.ids import TEMPLATE_REF
+from schemas.notifications import TELLS_SOMEONE, EmailAddress, EventName, WebhookUrl, event_errors
 
 
 class JobStatus(enum.StrEnum):
@@ -127,6 +128,8 @@ class Notify(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     email: Annotated[list[EmailAddress], Meta(max_length=10)] = []
     inbox: bool = False
     events: Annotated[list[EventName], Meta(max_length=32)] = []
+    #: Published in the OpenAPI document: it tells someone.
+    schema_rules: ClassVar[dict[str, Any]] = {"anyOf": TELLS_SOMEONE}
 
 
 def notify_errors(notify: Notify | None, at: str, *, allowed: tuple[str, ...]) -> list[FieldError]:
@@ -161,7 +164,7 @@ class JobSubmit(JobSpec, kw_only=True):
     on_dependency_failure: OnDependencyFailure = "cancel"
     #: The template the job starts from: its name (the latest version) or `name@<version>`.
     #: The fields given here replace the template's; params and metadata merge into its own.
-    template: Annotated[str, Meta(min_length=1, max_length=110)] | None = None
+    template: Annotated[str, Meta(min_length=1, max_length=110, extra_json_schema=TEMPLATE_REF)] | None = None
 
 
 def find_refs(value: Any) -> Iterator[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
@@ -21,10 +21,20 @@ EMAIL_PATTERN = (
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
 )
 EmailAddress = Annotated[str, Meta(min_length=3, max_length=254, pattern=EMAIL_PATTERN)]
+#: A `notify` tells someone, as JSON Schema states it: a webhook, e-mail addresses or the inbox.
+TELLS_SOMEONE: list[dict[str, Any]] = [
+    {"required": ["webhook"], "properties": {"webhook": {"type": "string"}}},
+    {"required": ["email"], "properties": {"email": {"minItems": 1}}},
+    {"required": ["inbox"], "properties": {"inbox": {"const": True}}},
+]
 #: A webhook URL before the address guard has looked at it.
-WebhookUrl = Annotated[str, Meta(min_length=1, max_length=2048)]
+WebhookUrl = Annotated[
+    str, Meta(min_length=1, max_length=2048, extra_json_schema={"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\s]+"})
+]
 #: An event type or pattern (`job.*`, `*`) as a subscription or `notify` names it.
-EventName = Annotated[str, Meta(min_length=1, max_length=64)]
+EventName = Annotated[
+    str, Meta(min_length=1, max_length=64, extra_json_schema={"enum": [*EVENT_TYPES, *EVENT_PATTERNS]})
+]
 
 
 def event_errors(names: Sequence[str], at: str, *, allowed: Sequence[str] = EVENT_TYPES) -> list[FieldError]:

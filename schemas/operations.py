@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -144,7 +144,7 @@ class AuditEntry(msgspec.Struct, kw_only=True):
     key_id: str | None
     action: str
     target: str
-    details: dict[str, object]
+    details: dict[str, Any]
 
 
 class AuditPage(msgspec.Struct):

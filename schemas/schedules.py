@@ -110,7 +110,30 @@ def first_fire_time(cron: str, timezone: str, now: datetime) -> datetime:
 
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
-Cron = Annotated[str, Meta(min_length=1, max_length=200, description="5 fields, or 6 with seconds first")]
+
+
+def _cron_field(number: str) -> str:
+    """A cron field's pattern: `*` or a number (or range), each with an optional step, in a list."""
+    item = rf"(\*|({number})(-({number}))?)(/[1-9][0-9]?)?"
+    return rf"{item}(,{item})*"
+
+
+_SIXTY, _HOURS, _DAYS = r"[0-5]?[0-9]", r"[01]?[0-9]|2[0-3]", r"0?[1-9]|[12][0-9]|3[01]"
+_MONTHS, _WEEKDAYS = r"0?[1-9]|1[0-2]", r"[0-7]|MON|TUE|WED|THU|FRI|SAT|SUN|mon|tue|wed|thu|fri|sat|sun"
+#: The cron expressions a schedule takes, as the OpenAPI document states them.
+CRON_PATTERN = (
+    rf"^\s*({_cron_field(_SIXTY)}\s+)?{_cron_field(_SIXTY)}\s+{_cron_field(_HOURS)}\s+{_cron_field(_DAYS)}"
+    rf"\s+{_cron_field(_MONTHS)}\s+{_cron_field(_WEEKDAYS)}\s*$"
+)
+Cron = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=200,
+        description="5 fields, or 6 with seconds first",
+        extra_json_schema={"pattern": CRON_PATTERN},
+    ),
+]
 TimeZone = Annotated[str, Meta(min_length=1, max_length=64, description="An IANA time zone name")]
 
 

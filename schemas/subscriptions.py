@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta
@@ -28,7 +28,7 @@ class SubscriptionFilter(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     engine or operation, so an engine or operation filter hears none of them."""
 
     tags: Annotated[list[Tag], Meta(max_length=32)] = []
-    engines: Annotated[list[str], Meta(max_length=16)] = []
+    engines: Annotated[list[Annotated[str, Meta(extra_json_schema={"enum": list(ENGINES)})]], Meta(max_length=16)] = []
     operations: Annotated[list[OperationName], Meta(max_length=64)] = []
 
 
@@ -41,6 +41,20 @@ class SubscriptionCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     address: EmailAddress | None = None
     filter: SubscriptionFilter | None = None
     description: Annotated[str, Meta(max_length=500)] = ""
+    #: Published in the OpenAPI document: a webhook has a url, an e-mail an address, and only they.
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {
+                "properties": {"channel": {"const": "webhook"}, "url": {"type": "string"}, "address": {"type": "null"}},
+                "required": ["url"],
+            },
+            {
+                "properties": {"channel": {"const": "email"}, "address": {"type": "string"}, "url": {"type": "null"}},
+                "required": ["address"],
+            },
+            {"properties": {"channel": {"const": "inbox"}, "url": {"type": "null"}, "address": {"type": "null"}}},
+        ]
+    }
 
 
 def subscription_errors(create: SubscriptionCreate) -> list[FieldError]:

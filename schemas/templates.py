@@ -10,14 +10,15 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from schemas.ids import TEMPLATE_NAME_PATTERN, TEMPLATE_REF_PATTERN
 from schemas.jobs import JobSpec, Notify
 
-NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}"
+NAME_PATTERN = TEMPLATE_NAME_PATTERN
 TemplateName = Annotated[str, Meta(pattern=f"^{NAME_PATTERN}$", description="Letters, digits, _ . -")]
 #: `name` (its latest version) or `name@3`.
 TEMPLATE_REF = re.compile(rf"^(?P<name>{NAME_PATTERN})(@(?P<version>[1-9][0-9]{{0,8}}))?$")
 TemplateRef = Annotated[
-    str, Meta(pattern=TEMPLATE_REF.pattern, description='A template\'s name (its latest version) or "name@<version>"')
+    str, Meta(pattern=TEMPLATE_REF_PATTERN, description='A template\'s name (its latest version) or "name@<version>"')
 ]
 #: The fields of a job a template may not hold: they belong to one submission.
 SUBMISSION_ONLY = ("run_at", "idempotency_key", "depends_on", "on_dependency_failure", "template")

@@ -4,7 +4,7 @@ generative ones (generate, transform), which call the configured provider or the
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta
@@ -281,6 +281,12 @@ class TransformParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     language: Annotated[str, Meta(pattern="^[a-z]{2}(-[A-Za-z]{2,4})?$")] | None = None
     #: Adapt as a post for this platform (its length limit and hashtag habits).
     platform: Platform | None = None
+    #: Published in the OpenAPI document: at least one of tone, language and platform.
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {"required": [name], "properties": {name: {"type": "string"}}} for name in ("tone", "language", "platform")
+        ]
+    }
 
     def __post_init__(self) -> None:
         if self.tone is None and self.language is None and self.platform is None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler, Middleware
 
 from infra.broker import queue_declarations
@@ -29,7 +32,7 @@ from services.gateway.context import RequestContext
 from services.gateway.dead_letters import DeadLetterController
 from services.gateway.deps import Resources, provide_resources
 from services.gateway.engines import EngineController, engine_list
-from services.gateway.errors import HANDLERS
+from services.gateway.errors import HANDLERS, document_errors
 from services.gateway.events import EventController, end_streams_on_stop, events_socket
 from services.gateway.health import HealthController
 from services.gateway.jobs import JobController
@@ -37,17 +40,22 @@ from services.gateway.jobs_bulk import JobBulkController
 from services.gateway.metrics import HttpMetrics, Metrics, MetricsController
 from services.gateway.notifications import NotificationController
 from services.gateway.queues import LimitsController, QueueController
-from services.gateway.requests import GatewayRequest
+from services.gateway.requests import GatewayRequest, KnownQueryOnly, publish_contract
 from services.gateway.schedules import ScheduleController
 from services.gateway.stats import StatsController
 from services.gateway.subscriptions import SubscriptionController
 from services.gateway.templates import TemplateController
+from services.gateway.ui.render import template_config
+from services.gateway.ui.routes import ui_handlers
 from services.gateway.workers import ClusterHealthController, WorkerController
 from services.gateway.workflows import WorkflowController
 
 PUBLIC = [r"^/healthz$", r"^/readyz$", r"^/schema", r"^/metrics$"]
-#: Authenticated by the handler: a browser's WebSocket cannot send the key in a header.
-SELF_AUTHENTICATED = [r"^/v1/ws$"]
+#: The docs UI's scripts and stylesheet (swagger-ui-dist), served by the gateway itself.
+DOCS_ASSETS = Path(__file__).parent / "static" / "swagger"
+#: Authenticated by the handler: a browser's WebSocket cannot send the key in a header; the
+#: dashboard's pages by their session cookie (its static files need nothing).
+SELF_AUTHENTICATED = [r"^/v1/ws$", r"^/ui(/|$)", r"^/static/"]
 
 
 def create_app(
@@ -123,27 +131,45 @@ def create_app(
         SubscriptionController,
         TemplateController,
         NotificationController,
+        *ui_handlers(),
     ]
     middleware: list[Middleware] = [RequestContext()]
     if metrics is not None:
         handlers.append(MetricsController)
         middleware.append(HttpMetrics(metrics))
-    return Litestar(
+    handlers.append(create_static_files_router("/schema/assets", [DOCS_ASSETS], include_in_schema=False))
+    app = Litestar(
         route_handlers=handlers,
         dependencies={"resources": Provide(provide_resources, sync_to_thread=False)},
-        middleware=[*middleware, DefineMiddleware(ApiKeyAuthentication, exclude=[*PUBLIC, *SELF_AUTHENTICATED])],
+        middleware=[
+            *middleware,
+            DefineMiddleware(ApiKeyAuthentication, exclude=[*PUBLIC, *SELF_AUTHENTICATED]),
+            KnownQueryOnly(),
+        ],
         exception_handlers=HANDLERS,
         request_class=GatewayRequest,
+        template_config=template_config(),
         lifespan=[resources],
         openapi_config=OpenAPIConfig(
             title="Conveyor",
             version="0.1.0",
             description="Submit and follow long-running AI-engine jobs.",
             path="/schema",
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    js_url="/schema/assets/swagger-ui-bundle.js",
+                    css_url="/schema/assets/swagger-ui.css",
+                    standalone_preset_js_url="/schema/assets/swagger-ui-standalone-preset.js",
+                    favicon="<link rel='icon' type='image/png' href='/schema/assets/favicon-32x32.png'>",
+                )
+            ],
         ),
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
     )
+    document_errors(app, public=[*PUBLIC, *SELF_AUTHENTICATED])
+    publish_contract(app, registry)
+    return app
 
 
 def app_from_environment() -> Litestar:

@@ -17,7 +17,7 @@ from schemas.artifacts import NAME, ArtifactList, ByteRange, Unsatisfiable, byte
 from schemas.keys import Scope
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
-from services.gateway.errors import ApiError
+from services.gateway.errors import ApiError, documented
 from services.gateway.jobs import not_found
 
 ArtifactName = Annotated[str, Parameter(description="The artifact's name")]
@@ -38,7 +38,15 @@ class ArtifactController(Controller):
             raise not_found(job_id)
         return ArtifactList(items=await artifacts.list_artifacts(resources.pool, job_id, principal.tenant))
 
-    @get("/{name:str}", summary="An artifact's bytes")
+    @get(
+        "/{name:str}",
+        summary="An artifact's bytes",
+        responses={
+            206: documented(bytes, "The byte range asked for"),
+            304: documented(None, "Not modified: the ETag is the one given"),
+            416: documented(None, "The range lies past the end"),
+        },
+    )
     async def get_artifact(
         self,
         resources: Resources,

@@ -12,7 +12,10 @@ from schemas.keys import Scope
 from schemas.operations import AuditPage
 from services.gateway.auth import requires
 from services.gateway.deps import Resources
-from services.gateway.paging import after_cursor, text_filters
+from services.gateway.paging import Cursor, after_cursor, text_filters
+
+#: The largest audit entry id there can be (a PostgreSQL bigint).
+LAST_ID = 2**63 - 1
 
 
 class AuditController(Controller):
@@ -29,12 +32,16 @@ class AuditController(Controller):
         action: Annotated[str | None, Parameter(description="e.g. queue.pause, queue.limits, limits")] = None,
         target: Annotated[str | None, Parameter(description="A queue, or * for the global limits")] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+        cursor: Cursor = None,
     ) -> AuditPage:
         """Each entry: when, the tenant and key that acted, the action, its target and details."""
         text_filters(action=action, target=target)
         after = after_cursor(cursor)
         entries, next_cursor = await controls.list_audit(
-            resources.pool, before=None if after is None else after.int, limit=limit, action=action, target=target
+            resources.pool,
+            before=None if after is None else min(after.int, LAST_ID),  # ids are bigints: none lies past
+            limit=limit,
+            action=action,
+            target=target,
         )
         return AuditPage(items=entries, next_cursor=next_cursor)

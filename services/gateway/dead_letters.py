@@ -34,7 +34,7 @@ from schemas.keys import Scope
 from services.gateway.auth import requires, tenant_scope
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError
-from services.gateway.paging import text_filters
+from services.gateway.paging import TimeCursor, text_filters
 
 
 def invalid(errors: list[FieldError]) -> ApiError:
@@ -98,7 +98,7 @@ class DeadLetterController(Controller):
         since: Annotated[datetime | None, Parameter(description="Failed at or after (RFC 3339)")] = None,
         tenant: Annotated[str | None, Parameter(description="Admin keys: this tenant's (default: all)")] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+        cursor: TimeCursor = None,
     ) -> DeadLetterPage:
         """A page of failed jobs; pass `next_cursor` back as `cursor` for the next one."""
         text_filters(queue=queue, operation=operation, tag=tag, tenant=tenant)

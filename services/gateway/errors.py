@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import asyncpg
 import structlog
-from litestar import MediaType, Request, Response
+from litestar import Litestar, MediaType, Request, Response
+from litestar._kwargs import KwargsModel
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from infra.db import UNAVAILABLE, is_unavailable
-from schemas.errors import NUL_MESSAGE, ErrorBody, FieldError, field_error
+from schemas.errors import NUL_MESSAGE, ErrorBody, FieldError, enum_hint, field_error
 from services.submit import SubmitError
 
 log = structlog.get_logger("conveyor.gateway")
@@ -32,6 +38,21 @@ CODES = {
     429: "too_many_requests",
     503: "unavailable",
 }
+
+#: What each documented error status means, as the OpenAPI document says it.
+MEANINGS = {
+    400: "The body is not JSON (or not readable at all)",
+    401: "No API key, or an unknown or revoked one",
+    403: "The API key lacks the scope this needs, or the tenant is not the key's",
+    404: "No such resource in the key's tenant",
+    409: "The resource's state does not allow this now",
+    413: "The body is larger than the gateway accepts",
+    422: "A field or query parameter is invalid, missing or unknown; `errors` names each",
+    429: "Too many queued jobs: wait Retry-After seconds",
+    503: "The database is unavailable: wait Retry-After seconds",
+}
+#: The name under which the security scheme of API keys is published.
+BEARER = "apiKey"
 
 
 class ApiError(HTTPException):
@@ -65,7 +86,7 @@ def on_submit_error(request: Request[Any, Any, Any], exc: SubmitError) -> Respon
 def on_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
     """Litestar's decoding errors: malformed JSON → 400, fields that do not fit → 422."""
     extra = exc.extra if isinstance(exc.extra, list) else []
-    errors = [_field(item) for item in extra if isinstance(item, dict)]
+    errors = [_field(request, item) for item in extra if isinstance(item, dict)]
     if not errors:
         return respond(
             request,
@@ -76,12 +97,16 @@ def on_validation_error(request: Request[Any, Any, Any], exc: ValidationExceptio
     return respond(request, 422, ErrorBody(error="invalid_request", detail=detail, errors=errors))
 
 
-def _field(item: dict[str, Any]) -> FieldError:
+def _field(request: Request[Any, Any, Any], item: dict[str, Any]) -> FieldError:
     key = str(item.get("key") or "")
     message = str(item.get("message", "invalid"))
     if key == "data" and message == "'data'":  # no body at all
         return FieldError("body", "a JSON object is required")
-    return field_error(message, "" if key == "data" else key)
+    error = field_error(message, "" if key == "data" else key)
+    parameters = request.route_handler.parsed_fn_signature.parameters
+    if (parameter := parameters.get(key)) is not None and key != "data":  # a query parameter's allowed values
+        return enum_hint(error, parameter.annotation, of=key)
+    return error
 
 
 def same_key(body_key: str | None, header_key: str | None) -> str | None:
@@ -133,6 +158,57 @@ def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[E
     log.exception("request_crashed", error_type=type(exc).__name__)
     body = ErrorBody(error="internal_error", detail="the server failed to handle this request; it has been logged")
     return respond(request, HTTP_500_INTERNAL_SERVER_ERROR, body)
+
+
+def documented(data: Any, description: str) -> ResponseSpec:
+    """A further answer a route gives, for its OpenAPI `responses`."""
+    return ResponseSpec(data_container=data, description=description, generate_examples=False)
+
+
+def error_statuses(handler: HTTPRouteHandler, kwargs: KwargsModel, path: str, *, authenticated: bool) -> list[int]:
+    """The error statuses a route can answer, from what it takes (a body, parameters, a key)."""
+    statuses = {422}
+    takes_body = "data" in kwargs.expected_reserved_kwargs
+    if authenticated:
+        statuses |= {401, 403} if handler.resolve_guards() else {401}
+    if kwargs.expected_path_params:
+        statuses.add(404)
+    if takes_body or kwargs.expected_path_params or kwargs.expected_query_params or kwargs.expected_header_params:
+        statuses.add(400)
+    if takes_body:
+        statuses.add(413)
+    if handler.http_methods - {"GET", "HEAD"}:
+        statuses.add(409)
+    if takes_body and "POST" in handler.http_methods:
+        statuses.add(429)
+    if path != "/healthz":
+        statuses.add(503)
+    return sorted(statuses)
+
+
+def schema_handlers(app: Litestar) -> Iterator[tuple[str, HTTPRouteHandler, KwargsModel]]:
+    """Every (path, handler, what the handler takes) the OpenAPI document publishes."""
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            seen = set()
+            for handler, kwargs in route.route_handler_map.values():
+                if id(handler) not in seen and handler.resolve_include_in_schema():
+                    seen.add(id(handler))
+                    yield route.path, handler, kwargs
+
+
+def document_errors(app: Litestar, public: Sequence[str]) -> None:
+    """Publish on every operation of `app` the error statuses it can answer, each with ErrorBody,
+    and the API key it needs (every path but those matching a `public` pattern)."""
+    for path, handler, kwargs in schema_handlers(app):
+        authenticated = not any(re.search(pattern, path) for pattern in public)
+        answers = {
+            status: documented(ErrorBody, MEANINGS[status])
+            for status in error_statuses(handler, kwargs, path, authenticated=authenticated)
+        }
+        handler.responses = {**answers, **(handler.responses or {})}
+        if authenticated:
+            handler.security = [{BEARER: []}]
 
 
 HANDLERS: dict[Any, Any] = {

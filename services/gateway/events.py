@@ -30,7 +30,7 @@ from infra.event_hub import EventHub, StreamsEnded, SubscriberDropped, follow
 from infra.events import Published
 from infra.keys import Principal
 from schemas.errors import ErrorBody, FieldError, field_error
-from schemas.events import EventFilter, EventPage, StreamSubscribe, type_errors
+from schemas.events import EVENT_PATTERNS, EVENT_TYPES, EventFilter, EventPage, StreamSubscribe, type_errors
 from schemas.keys import Scope
 from services.gateway.auth import KeyCache, requires
 from services.gateway.deps import Resources, provide_principal
@@ -40,18 +40,27 @@ from services.gateway.paging import text_filters
 log = structlog.get_logger("conveyor.gateway")
 
 M = TypeVar("M")
-MAX_ID = 2**63 - 1
+#: The largest event id a client may name: 2**53, the largest integer every JSON reader keeps exact.
+MAX_ID = 2**53
 #: How long a stream waits for the hub to know where the log stands (at start-up) before 503.
 READY_SECONDS = 10.0
 #: How long a WebSocket client has to send its key and its subscription.
 HANDSHAKE_SECONDS = 10.0
 
-After = Annotated[int | None, Parameter(ge=0, le=MAX_ID, description="Only events after this event id")]
+After = Annotated[
+    int | None,
+    Parameter(ge=0, le=MAX_ID, description="Only events after this event id", schema_extra={"minimum": 0}),
+]
 JobFilterId = Annotated[uuid.UUID | None, Parameter(description="Events of this job")]
 WorkflowFilterId = Annotated[uuid.UUID | None, Parameter(description="Events of this workflow")]
 Tags = Annotated[list[str] | None, Parameter(description="Events carrying every one of these tags")]
 Types = Annotated[
-    list[str] | None, QueryParameter(name="type", description="Any of these types, or `job.*`, `workflow.*`, `*`")
+    list[str] | None,
+    QueryParameter(
+        name="type",
+        description="Any of these types, or `job.*`, `workflow.*`, `*`",
+        schema_extra={"items": {"type": "string", "enum": [*EVENT_TYPES, *EVENT_PATTERNS]}},
+    ),
 ]
 
 

@@ -9,6 +9,7 @@ from litestar import Controller, Response, get
 
 from infra.sql import QUERIES
 from services.gateway.deps import Resources
+from services.gateway.errors import documented
 
 
 class Health(msgspec.Struct):
@@ -28,7 +29,11 @@ class HealthController(Controller):
         """Always 200 while the process serves requests."""
         return Health(status="ok")
 
-    @get("/readyz", summary="PostgreSQL and RabbitMQ are reachable")
+    @get(
+        "/readyz",
+        summary="PostgreSQL and RabbitMQ are reachable",
+        responses={503: documented(Health, "PostgreSQL or RabbitMQ is unreachable")},
+    )
     async def readyz(self, resources: Resources) -> Response[Health]:
         """200 when PostgreSQL answers and the publisher is connected to RabbitMQ; 503 otherwise."""
         checks = {

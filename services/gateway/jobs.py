@@ -28,8 +28,8 @@ from schemas.keys import Scope
 from services.admission import check_artifact_inputs, check_backlog, check_notify_webhooks
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
-from services.gateway.errors import ApiError, same_key
-from services.gateway.paging import after_cursor, text_filters, time_filters
+from services.gateway.errors import ApiError, documented, same_key
+from services.gateway.paging import Cursor, after_cursor, text_filters, time_filters
 from services.operations import annotate_waiting
 from services.submit import (
     batch_hash,
@@ -55,7 +55,13 @@ class JobController(Controller):
     tags = ["jobs"]
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
-    @post("/", guards=[requires(Scope.JOBS_WRITE)], summary="Submit a job", status_code=202)
+    @post(
+        "/",
+        guards=[requires(Scope.JOBS_WRITE)],
+        summary="Submit a job",
+        status_code=202,
+        responses={200: documented(JobView, "The job submitted before with this idempotency key")},
+    )
     async def submit(
         self,
         data: JobSubmit,
@@ -78,7 +84,13 @@ class JobController(Controller):
         view = to_view(row)
         return Response(view, status_code=202 if created else 200, headers={"Location": f"{self.path}/{view.id}"})
 
-    @post("/batch", guards=[requires(Scope.JOBS_WRITE)], summary="Submit up to 1,000 jobs", status_code=202)
+    @post(
+        "/batch",
+        guards=[requires(Scope.JOBS_WRITE)],
+        summary="Submit up to 1,000 jobs",
+        status_code=202,
+        responses={200: documented(JobBatchView, "The jobs submitted before with this Idempotency-Key")},
+    )
     async def submit_batch(
         self,
         data: JobBatchSubmit,
@@ -137,7 +149,7 @@ class JobController(Controller):
         workflow_id: Annotated[uuid.UUID | None, Parameter(description="Jobs of this workflow")] = None,
         node_key: Annotated[str | None, Parameter(description="Jobs of this workflow node")] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+        cursor: Cursor = None,
     ) -> JobPage:
         """A page of jobs; pass `next_cursor` back as `cursor` for the next one."""
         text_filters(engine=engine, operation=operation, tag=tag, node_key=node_key)
@@ -167,7 +179,7 @@ class JobController(Controller):
         resources: Resources,
         principal: Principal,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+        cursor: Cursor = None,
     ) -> JobPage:
         """The jobs submitted with this one in `depends_on`, oldest first, whatever their status."""
         after = after_cursor(cursor)
@@ -186,7 +198,9 @@ class JobController(Controller):
         job_id: JobId,
         resources: Resources,
         principal: Principal,
-        after: Annotated[int, Parameter(ge=0, le=2**63 - 1, description="Only events after this event id")] = 0,
+        after: Annotated[
+            int, Parameter(ge=0, le=2**53, description="Only events after this event id", schema_extra={"minimum": 0})
+        ] = 0,
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
     ) -> EventPage:
         """Every event of the job (its state changes and progress), oldest first."""
@@ -196,7 +210,13 @@ class JobController(Controller):
         more = len(items) > limit
         return EventPage(items=items[:limit], next_after=items[limit - 1].id if more else None)
 
-    @post("/{job_id:uuid}/cancel", guards=[requires(Scope.JOBS_WRITE)], summary="Cancel a job")
+    @post(
+        "/{job_id:uuid}/cancel",
+        guards=[requires(Scope.JOBS_WRITE)],
+        summary="Cancel a job",
+        status_code=200,
+        responses={202: documented(JobView, "The job runs: its worker is told to stop it")},
+    )
     async def cancel(self, job_id: JobId, resources: Resources, principal: Principal) -> Response[JobView]:
         """200 cancelled (it had not started); 202 while its worker stops it; 409 if it finished."""
         async with resources.pool.acquire() as conn:
@@ -212,6 +232,7 @@ class JobController(Controller):
         "/{job_id:uuid}/retry",
         guards=[requires(Scope.JOBS_WRITE)],
         summary="Run a failed or cancelled job again",
+        status_code=202,
     )
     async def retry(self, job_id: JobId, resources: Resources, principal: Principal) -> Response[JobView]:
         """202 queued again (attempts continue, with a fresh retry budget); 409 unless failed or cancelled."""

@@ -17,7 +17,7 @@ from schemas.notifications import NotificationPage, NotificationView, ReadAllVie
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError
-from services.gateway.paging import after_cursor
+from services.gateway.paging import Cursor, after_cursor
 
 NotificationId = Annotated[uuid.UUID, Parameter(description="The notice's id")]
 
@@ -36,7 +36,7 @@ class NotificationController(Controller):
         principal: Principal,
         unread: Annotated[bool, Parameter(description="only unread notices")] = False,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+        cursor: Cursor = None,
     ) -> NotificationPage:
         """A page of notices and the inbox's unread count; pass `next_cursor` back as `cursor`."""
         after = after_cursor(cursor)

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
+
+from litestar.params import Parameter
 
 from schemas.errors import NUL_MESSAGE, FieldError, nul_field
 from schemas.ids import decode_cursor
 from services.gateway.errors import ApiError
+
+#: A listing's `cursor`: the `next_cursor` of the page before (base64url of the last id).
+Cursor = Annotated[
+    str | None, Parameter(description="next_cursor of the previous page", pattern=r"^[A-Za-z0-9_-]{22}$")
+]
+#: The `cursor` of a listing ordered by time, then id.
+TimeCursor = Annotated[
+    str | None, Parameter(description="next_cursor of the previous page", pattern=r"^[A-Za-z0-9_-]{32}$")
+]
 
 
 def after_cursor(cursor: str | None) -> uuid.UUID | None:

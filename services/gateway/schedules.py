@@ -24,7 +24,7 @@ from services.admission import check_notify_webhooks
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError
-from services.gateway.paging import after_cursor
+from services.gateway.paging import Cursor, after_cursor
 from services.submit import SubmitError, build_job
 from services.templates import apply_templates
 
@@ -123,7 +123,7 @@ class ScheduleController(Controller):
         resources: Resources,
         principal: Principal,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+        cursor: Cursor = None,
     ) -> SchedulePage:
         """A page of schedules; pass `next_cursor` back as `cursor` for the next one."""
         after = after_cursor(cursor)

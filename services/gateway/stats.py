@@ -25,6 +25,11 @@ from services.gateway.errors import ApiError
 from services.gateway.paging import text_filters
 
 GROUPS = ("queue", "operation", "tenant")
+Window = Annotated[str, Parameter(description="5m, 1h, 24h or 7d", schema_extra={"enum": list(WINDOWS)})]
+GroupBy = Annotated[str, Parameter(description="queue, operation or tenant", schema_extra={"enum": list(GROUPS)})]
+Step = Annotated[
+    str, Parameter(description="1m, 5m, 1h or 1d (at most 1,000 steps)", schema_extra={"enum": list(STEPS)})
+]
 
 
 def invalid(field: str, message: str) -> ApiError:
@@ -52,8 +57,8 @@ class StatsController(Controller):
         self,
         resources: Resources,
         principal: Principal,
-        window: Annotated[str, Parameter(description="5m, 1h, 24h or 7d")] = "1h",
-        group_by: Annotated[str, Parameter(description="queue, operation or tenant")] = "queue",
+        window: Window = "1h",
+        group_by: GroupBy = "queue",
         tenant: Annotated[str | None, Parameter(description="A tenant (admin keys only, for another)")] = None,
     ) -> StatsView:
         """Counts, success rate, throughput, run and wait time percentiles and backlog per group.
@@ -79,8 +84,8 @@ class StatsController(Controller):
         self,
         resources: Resources,
         principal: Principal,
-        window: Annotated[str, Parameter(description="5m, 1h, 24h or 7d")] = "1h",
-        step: Annotated[str, Parameter(description="1m, 5m, 1h or 1d (at most 1,000 steps)")] = "1m",
+        window: Window = "1h",
+        step: Step = "1m",
         queue: Annotated[str | None, Parameter(description="Only this queue (engine)")] = None,
         operation: Annotated[str | None, Parameter(description="Only this operation")] = None,
         tenant: Annotated[str | None, Parameter(description="A tenant (admin keys only, for another)")] = None,

@@ -33,12 +33,11 @@ from schemas.subscriptions import (
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
 from services.gateway.errors import ApiError
-from services.gateway.paging import after_cursor
+from services.gateway.paging import Cursor, after_cursor
 
 SubscriptionId = Annotated[uuid.UUID, Parameter(description="The subscription's id")]
 DeliveryId = Annotated[uuid.UUID, Parameter(description="The delivery's id (its webhook-id)")]
 Limit = Annotated[int, Parameter(ge=1, le=500)]
-Cursor = Annotated[str | None, Parameter(description="next_cursor of the previous page")]
 
 
 def not_found(subscription_id: uuid.UUID) -> ApiError:

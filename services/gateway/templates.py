@@ -16,7 +16,7 @@ from schemas.templates import TemplateName, TemplatePage, TemplateSubmit, Templa
 from services.admission import check_notify_webhooks
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
-from services.gateway.errors import ApiError
+from services.gateway.errors import ApiError, documented
 from services.templates import check_template
 
 Ref = Annotated[str, Parameter(description='A template\'s name (its latest version) or "name@<version>"')]
@@ -34,7 +34,12 @@ class TemplateController(Controller):
     tags = ["templates"]
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
-    @post("/", guards=[requires(Scope.JOBS_WRITE)], summary="Save a template (a new version if it changed)")
+    @post(
+        "/",
+        guards=[requires(Scope.JOBS_WRITE)],
+        summary="Save a template (a new version if it changed)",
+        responses={200: documented(TemplateView, "The same as its latest version: nothing saved")},
+    )
     async def save(self, data: TemplateSubmit, resources: Resources, principal: Principal) -> Response[TemplateView]:
         """201 with the new version (1 for a new name); 200 with the latest version when it holds
         the same body and description already."""
@@ -78,8 +83,14 @@ class TemplateController(Controller):
             raise not_found(name)
         return [to_view(row) for row in rows]
 
-    @delete("/{name:str}", guards=[requires(Scope.JOBS_WRITE)], summary="Delete a template", status_code=204)
-    async def remove(self, name: str, resources: Resources, principal: Principal) -> None:
+    # The path names its parameter `ref`, as GET does: one path, one parameter name.
+    @delete("/{ref:str}", guards=[requires(Scope.JOBS_WRITE)], summary="Delete a template", status_code=204)
+    async def remove(
+        self,
+        ref: Annotated[str, Parameter(description="The template's name")],
+        resources: Resources,
+        principal: Principal,
+    ) -> None:
         """204: every version is gone; the jobs made from it stay, still naming the version."""
-        if not await templates.delete_template(resources.pool, principal.tenant, name):
-            raise not_found(name)
+        if not await templates.delete_template(resources.pool, principal.tenant, ref):
+            raise not_found(ref)

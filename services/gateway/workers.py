@@ -9,6 +9,7 @@ from schemas.keys import Scope
 from schemas.operations import HealthReport, WorkerList
 from services.gateway.auth import requires
 from services.gateway.deps import Resources
+from services.gateway.errors import documented
 from services.operations import health
 
 
@@ -33,7 +34,7 @@ class ClusterHealthController(Controller):
     tags = ["operations"]
     guards = [requires(Scope.ADMIN)]
 
-    @get("/", summary="Cluster health")
+    @get("/", summary="Cluster health", responses={503: documented(HealthReport, "The cluster is down")})
     async def cluster_health(self, resources: Resources) -> Response[HealthReport]:
         """PostgreSQL and RabbitMQ round trips, the scheduler leader, workers and the oldest
         queued job per queue; 200 when `ok` or `degraded`, 503 when `down`."""

@@ -26,8 +26,8 @@ from schemas.workflows import (
 from services.admission import check_artifact_inputs, check_notify_webhooks
 from services.gateway.auth import requires
 from services.gateway.deps import Resources, provide_principal
-from services.gateway.errors import ApiError, same_key
-from services.gateway.paging import after_cursor, text_filters, time_filters
+from services.gateway.errors import ApiError, documented, same_key
+from services.gateway.paging import Cursor, after_cursor, text_filters, time_filters
 from services.templates import apply_node_templates
 from services.workflow_growth import (
     WorkflowConflict,
@@ -53,7 +53,13 @@ class WorkflowController(Controller):
     tags = ["workflows"]
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
-    @post("/", guards=[requires(Scope.JOBS_WRITE)], summary="Submit a workflow", status_code=202)
+    @post(
+        "/",
+        guards=[requires(Scope.JOBS_WRITE)],
+        summary="Submit a workflow",
+        status_code=202,
+        responses={200: documented(WorkflowView, "The workflow submitted before with this idempotency key")},
+    )
     async def submit(
         self,
         data: WorkflowSubmit,
@@ -94,7 +100,7 @@ class WorkflowController(Controller):
         created_after: Annotated[datetime | None, Parameter(description="Created at or after (RFC 3339)")] = None,
         created_before: Annotated[datetime | None, Parameter(description="Created before (RFC 3339)")] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+        cursor: Cursor = None,
     ) -> WorkflowPage:
         """A page of workflows (without their nodes); pass `next_cursor` back as `cursor`."""
         text_filters(name=name, tag=tag)
@@ -112,7 +118,13 @@ class WorkflowController(Controller):
         next_cursor = encode_cursor(items[limit - 1].id) if len(items) > limit else None
         return WorkflowPage(items=items[:limit], next_cursor=next_cursor)
 
-    @post("/{workflow_id:uuid}/cancel", guards=[requires(Scope.JOBS_WRITE)], summary="Cancel a workflow")
+    @post(
+        "/{workflow_id:uuid}/cancel",
+        guards=[requires(Scope.JOBS_WRITE)],
+        summary="Cancel a workflow",
+        status_code=200,
+        responses={202: documented(WorkflowView, "Running nodes are told to stop")},
+    )
     async def cancel(
         self, workflow_id: WorkflowId, resources: Resources, principal: Principal
     ) -> Response[WorkflowView]:

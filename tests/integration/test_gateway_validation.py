@@ -123,12 +123,13 @@ async def test_batch_shape_errors_are_named(client: httpx.AsyncClient) -> None:
 
 
 async def test_bad_query_parameters_are_named(client: httpx.AsyncClient) -> None:
-    for params, field in [
+    cases: list[tuple[dict[str, str | int], str]] = [
         ({"cursor": "garbage!"}, "cursor"),
         ({"status": "sleeping"}, "status"),
         ({"limit": 0}, "limit"),
         ({"created_after": "yesterday"}, "created_after"),
-    ]:
+    ]
+    for params, field in cases:
         response = await client.get("/v1/jobs", params=params)
         assert response.status_code == 422, (params, response.text)
         assert _fields(response) == [field]
@@ -219,3 +220,39 @@ async def test_diagnostic_operations_are_unknown_unless_diagnostics_are_on(
     general = next(engine for engine in engines if engine["name"] == "general")
     assert "block" not in {op["name"] for op in general["operations"]}
     assert "echo" in {op["name"] for op in general["operations"]}
+
+
+async def test_values_are_taken_only_in_their_documented_json_types(client: httpx.AsyncClient) -> None:
+    # Given a job whose priority is text holding a number, or whose retries are text
+    # When each is submitted
+    as_text = await client.post("/v1/jobs", json={**ECHO, "priority": "7"})
+    retries = await client.post("/v1/jobs", json={**ECHO, "max_retries": "3"})
+    integral = await client.post("/v1/jobs", json={**ECHO, "max_retries": 3.0})
+    # Then text is no number (the priority's error names the values it takes); 3.0 is an integer
+    assert as_text.status_code == 422 and _fields(as_text) == ["priority"]
+    assert as_text.json()["errors"][0]["message"].endswith("must be one of 0–9, critical, high, low, normal")
+    assert retries.status_code == 422 and _fields(retries) == ["max_retries"]
+    assert integral.status_code == 202, integral.text
+
+
+async def test_enum_errors_name_the_allowed_values(client: httpx.AsyncClient) -> None:
+    # Given an unknown status filter, dependency-failure policy and workflow failure policy
+    status = await client.get("/v1/jobs", params={"status": "sleeping"})
+    policy = await client.post("/v1/jobs", json={**ECHO, "on_dependency_failure": "ignore"})
+    workflow = await client.post("/v1/workflows", json={"nodes": [{"key": "a", **ECHO}], "on_failure": "shrug"})
+    # Then each error names the field and lists what it takes
+    assert _fields(status) == ["status"] and "queued" in status.json()["errors"][0]["message"]
+    assert _fields(policy) == ["on_dependency_failure"] and "cancel, run" in policy.json()["errors"][0]["message"]
+    assert workflow.status_code == 422 and _fields(workflow) == ["on_failure"]
+    assert "cancel_dependents" in workflow.json()["errors"][0]["message"]
+
+
+async def test_unknown_query_parameters_are_422_naming_them(client: httpx.AsyncClient) -> None:
+    # Given a listing asked with a misspelt filter, and a time that is a number
+    misspelt = await client.get("/v1/jobs", params={"stat": "failed"})
+    number = await client.get("/v1/jobs", params={"created_before": "0.5"})
+    known = await client.get("/v1/jobs", params={"status": "failed", "limit": 1})
+    # Then the misspelling and the number are refused by name; known parameters still work
+    assert misspelt.status_code == 422 and _fields(misspelt) == ["stat"]
+    assert number.status_code == 422 and _fields(number) == ["created_before"]
+    assert known.status_code == 200, known.text
