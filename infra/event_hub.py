@@ -148,7 +148,11 @@ class EventHub:
         """Stop reading and end the streams."""
         self.end_streams()
         if self._task is not None:
-            self._task.cancel()
+            # Cancelled again until it ends: on Python 3.11 a wait_for whose awaitable completes
+            # as the cancellation lands swallows it, and the reading loop would go on for good.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 

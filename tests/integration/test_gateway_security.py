@@ -53,7 +53,7 @@ async def test_revoked_key_is_refused(shared_system: System) -> None:
     async with shared_system.client(key) as http:
         assert (await http.get("/v1/jobs")).status_code == 200
         # When it is revoked with the CLI
-        key_id = (await shared_system.cli("keys", "list", "--tenant", "revoking")).split()[0]
+        key_id = (await shared_system.cli("keys", "list", "--tenant", "revoking")).splitlines()[1].split()[0]
         assert "revoked" in await shared_system.cli("keys", "revoke", key_id)
 
         # Then the gateway refuses it once its key cache expires

@@ -297,7 +297,7 @@ async def test_open_streams_end_once_their_key_is_revoked(make_system: MakeSyste
         await ws.send(json.dumps({"subscribe": {}}))
         assert "comment" in await stream.next_item()
         # When the key is revoked
-        key_id = (await system.cli("keys", "list", "--tenant", "revoked-streams")).split()[0]
+        key_id = (await system.cli("keys", "list", "--tenant", "revoked-streams")).splitlines()[1].split()[0]
         assert "revoked" in await system.cli("keys", "revoke", key_id)
         # Then both end: the stream runs out, the socket closes saying why
         await stream.to_the_end()
