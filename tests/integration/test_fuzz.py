@@ -74,7 +74,9 @@ async def test_generated_requests_get_the_documented_answers(make_system: MakeSy
     settings = config(tmp_path)
     # When schemathesis sends requests generated from the API's own OpenAPI document, in every
     # phase (examples, coverage, fuzzing, stateful), and checks each answer every way it can
-    code, out = await _run(system, settings, 10, "--workers", "2", "--header", f"Authorization: Bearer {key}")
+    # (one worker: Hypothesis raises the recursion limit while it generates, and on Python 3.11
+    # another thread's ast.parse then fails with "AST constructor recursion depth mismatch")
+    code, out = await _run(system, settings, 10, "--workers", "1", "--header", f"Authorization: Bearer {key}")
     # Then no check fails
     assert code == 0, out[-6000:]
     # And without a key every route that needs one says 401, as documented (the coverage phase
