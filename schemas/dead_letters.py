@@ -56,8 +56,18 @@ class DeadLetterSelect(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     ids: JobIds | None = None
     filter: DeadLetterFilter | None = None
     tenant: Tenant | None = None
-    #: Published in the OpenAPI document: exactly one of ids and filter.
-    schema_rules: ClassVar[dict[str, Any]] = {"oneOf": ONE_SELECTOR}
+    #: Published in the OpenAPI document: exactly one of ids and filter; the tenant named once
+    #: (as `tenant` or as `filter.tenant`).
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": ONE_SELECTOR,
+        "not": {
+            "required": ["tenant", "filter"],
+            "properties": {
+                "tenant": {"type": "string"},
+                "filter": {"type": "object", "required": ["tenant"], "properties": {"tenant": {"type": "string"}}},
+            },
+        },
+    }
 
 
 class DeadLetterReplay(DeadLetterSelect, kw_only=True):

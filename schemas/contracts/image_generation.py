@@ -3,7 +3,7 @@ job's artifacts, and images of earlier jobs resized."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta
@@ -94,6 +94,31 @@ class ResizeParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     quality: Quality = 90
     #: The artifact's name (default `resized.<png|webp|jpg>`).
     name: ArtifactName | None = None
+    #: Published in the OpenAPI document: a width, a height or both; a background only with
+    #: both and fit `contain`.
+    schema_rules: ClassVar[dict[str, Any]] = {
+        "allOf": [
+            {
+                "anyOf": [
+                    {"required": [side], "properties": {side: {"type": "integer"}}} for side in ("width", "height")
+                ]
+            },
+            {
+                "anyOf": [
+                    {"not": {"required": ["background"]}},
+                    {"properties": {"background": {"type": "null"}}},
+                    {
+                        "required": ["width", "height"],
+                        "properties": {
+                            "width": {"type": "integer"},
+                            "height": {"type": "integer"},
+                            "fit": {"const": "contain"},
+                        },
+                    },
+                ]
+            },
+        ]
+    }
 
     def __post_init__(self) -> None:
         # located as msgspec locates its own errors, so that a 422 names the field

@@ -29,6 +29,7 @@ from services.gateway.artifacts import ArtifactController
 from services.gateway.audit import AuditController
 from services.gateway.auth import ApiKeyAuthentication, KeyCache
 from services.gateway.context import RequestContext
+from services.gateway.contract import publish_contract
 from services.gateway.dead_letters import DeadLetterController
 from services.gateway.deps import Resources, provide_resources
 from services.gateway.engines import EngineController, engine_list
@@ -40,7 +41,7 @@ from services.gateway.jobs_bulk import JobBulkController
 from services.gateway.metrics import HttpMetrics, Metrics, MetricsController
 from services.gateway.notifications import NotificationController
 from services.gateway.queues import LimitsController, QueueController
-from services.gateway.requests import GatewayRequest, KnownQueryOnly, publish_contract
+from services.gateway.requests import GatewayRequest, KnownQueryOnly
 from services.gateway.schedules import ScheduleController
 from services.gateway.stats import StatsController
 from services.gateway.subscriptions import SubscriptionController

@@ -59,8 +59,8 @@ def selection(data: DeadLetterSelect, principal: Principal) -> tuple[str | None,
     asked = data.tenant
     if where is not None:
         errors += nul_errors({"queue": where.queue, "operation": where.operation, "tenant": where.tenant}, "filter")
-        if where.tenant is not None and asked is not None and where.tenant != asked:
-            errors.append(FieldError("filter.tenant", "differs from tenant"))
+        if where.tenant is not None and asked is not None:
+            errors.append(FieldError("filter.tenant", "name the tenant once: as tenant or as filter.tenant"))
         asked = asked or where.tenant
     errors += nul_errors({"tenant": data.tenant})
     if errors:
