@@ -127,9 +127,7 @@ class WorkflowNodesAdd(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 class WorkflowRetrySubmit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The failed or cancelled nodes to run again (null: all); what they had stopped below follows."""
 
-    nodes: (
-        Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(min_length=1, max_length=MAX_WORKFLOW_NODES)] | None
-    ) = None
+    nodes: Annotated[list[NodeKey], Meta(min_length=1, max_length=MAX_WORKFLOW_NODES)] | None = None
 
 
 class WorkflowPage(msgspec.Struct):

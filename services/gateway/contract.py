@@ -58,7 +58,42 @@ def publish_contract(app: Litestar, registry: Contracts) -> None:
         for operation in path.values():
             for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
                 _constrain_choices(parameter.get("schema", {}))
+    _optional_bodies(app, document.get("paths", {}))
+    # the parameters' (bodies' text is left unmarked, the 422 naming the field: a fuzzer's
+    # coverage phase would otherwise try a refused string in every text field of every body,
+    # for many minutes)
+    _refuse_nul(document.get("paths", {}))
     list_every_method(app)
+
+
+#: Text PostgreSQL can store (and so the gateway takes): no NUL character.
+NO_NUL = {"pattern": "^[^\\u0000]*$"}
+
+
+def _refuse_nul(schema: Any) -> None:
+    """Every free text in `schema` (a string with no enum, format or pattern of its own) said to
+    hold no NUL character, which the gateway refuses (422): no text PostgreSQL stores holds one."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and not {"enum", "const", "format", "pattern"} & set(schema):
+            schema.update(NO_NUL)
+        for value in schema.values():
+            _refuse_nul(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            _refuse_nul(item)
+
+
+def _optional_bodies(app: Litestar, paths: dict[str, Any]) -> None:
+    """A body the handler may go without (`data: X | None = None`) published as not required
+    (Litestar marks every body required)."""
+    for route_path, handler, _ in schema_handlers(app):
+        data = handler.parsed_fn_signature.parameters.get("data")
+        if data is None or not data.is_optional:
+            continue
+        path = paths.get(re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route_path), {})
+        for method in handler.http_methods:
+            if isinstance(body := path.get(method.lower(), {}).get("requestBody"), dict):
+                body["required"] = False
 
 
 def _mark_date_times(struct: type[msgspec.Struct], schema: dict[str, Any]) -> None:
