@@ -11,15 +11,18 @@ from services.cli.common import Context, command
 SCRIPT = """\
 # conveyor completion for {shell}: eval "$(conveyor completion {shell})"
 {preamble}_conveyor() {{
-    local cur="${{COMP_WORDS[COMP_CWORD]}}" path="" word words i
+    local cur="${{COMP_WORDS[COMP_CWORD]}}" prev="${{COMP_WORDS[COMP_CWORD-1]}}" path="" word words i
     for ((i = 1; i < COMP_CWORD; i++)); do
         word="${{COMP_WORDS[i]}}"
         case "$path $word" in
 {paths}
         esac
     done
-    case "$path" in
+    case "$path $prev" in
+{values}
+        *) case "$path" in
 {words}
+           esac;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }}
@@ -50,6 +53,18 @@ def commands(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[
         yield from commands(child, f"{path} {name}")
 
 
+def option_values(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str, list[str]]]:
+    """Every option that takes one of some values (" jobs list --status"), with those values."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in sorted(action.choices.items()):
+                yield from option_values(child, f"{path} {name}")
+        elif action.choices is not None and action.option_strings:
+            for option in action.option_strings:
+                if option.startswith("--"):
+                    yield f"{path} {option}", [str(choice) for choice in action.choices]
+
+
 def script(parser: argparse.ArgumentParser, shell: str) -> str:
     """The completion script of a parser for bash or zsh (through bashcompinit)."""
     found = list(commands(parser))
@@ -57,8 +72,12 @@ def script(parser: argparse.ArgumentParser, shell: str) -> str:
     paths = "|".join(f'"{path}"' for path in nested)
     path_case = f'            {paths}) path="$path $word";;' if nested else ""
     word_cases = "\n".join(f'        "{path}") words="{" ".join(subs + opts)}";;' for path, subs, opts in found)
+    value_cases = "\n".join(
+        f'        "{option}") words="{" ".join(values)}";;' for option, values in option_values(parser)
+    )
+    word_cases = word_cases.replace("\n", "\n    ").replace("        ", "            ", 1)
     preamble = ZSH_PREAMBLE if shell == "zsh" else ""
-    return SCRIPT.format(shell=shell, preamble=preamble, paths=path_case, words=word_cases)
+    return SCRIPT.format(shell=shell, preamble=preamble, paths=path_case, values=value_cases, words=word_cases)
 
 
 def cmd_completion(ctx: Context) -> int:

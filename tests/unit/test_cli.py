@@ -168,7 +168,14 @@ def test_client_command_errors_are_one_line(capsys: pytest.CaptureFixture[str], 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 @pytest.mark.parametrize(
-    ("words", "expected"), [("jobs s", "show submit"), ("jobs submit --pri", "--priority"), ("q", "queues")]
+    ("words", "expected"),
+    [
+        ("jobs s", "show submit"),
+        ("jobs submit --pri", "--priority"),
+        ("q", "queues"),
+        ("jobs list --status s", "scheduled succeeded"),
+        ("stats --window 2", "24h"),
+    ],
 )
 def test_completion_script_completes_commands_and_options(words: str, expected: str) -> None:
     typed = words.split()
