@@ -136,21 +136,15 @@ def cmd_watch(ctx: Context) -> int:
 def cmd_cancel(ctx: Context) -> int:
     """Cancel a job."""
     job = ctx.client.cancel_job(ctx.args.job_id)
-    if ctx.out.mode == "json":
-        ctx.out.json(job)
-    else:
-        state = "cancel requested (its worker stops it)" if job.status == "running" else job.status
-        ctx.out.line(f"{job.id} {state}")
+    state = "cancel requested (its worker stops it)" if job.status == "running" else job.status
+    ctx.out.answer(job, f"{job.id} {state}")
     return 0
 
 
 def cmd_retry(ctx: Context) -> int:
     """Retry a job."""
     job = ctx.client.retry_job(ctx.args.job_id)
-    if ctx.out.mode == "json":
-        ctx.out.json(job)
-    else:
-        ctx.out.line(f"{job.id} {job.status} (attempt {job.attempts + 1} next)")
+    ctx.out.answer(job, f"{job.id} {job.status} (attempt {job.attempts + 1} next)")
     return 0
 
 
@@ -171,8 +165,5 @@ def cmd_events(ctx: Context) -> int:
 def cmd_delete(ctx: Context) -> int:
     """Delete a finished job."""
     ctx.client.delete_job(ctx.args.job_id)
-    if ctx.out.mode == "json":
-        ctx.out.json({"deleted": str(ctx.args.job_id)})
-    else:
-        ctx.out.line(f"{ctx.args.job_id} deleted")
+    ctx.out.answer({"deleted": str(ctx.args.job_id)}, f"{ctx.args.job_id} deleted")
     return 0

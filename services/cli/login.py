@@ -30,8 +30,7 @@ def cmd_login(ctx: Context) -> int:
     name = args.profile or DEFAULT_PROFILE
     path = config_path()
     save(path, name, Profile(url=url, key=key))
-    if ctx.out.mode == "json":
-        ctx.out.json({"profile": name, "url": url, "path": str(path)})
-    else:
-        ctx.out.line(f"logged in to {url} as profile {name!r} (saved in {path})")
+    ctx.out.answer(
+        {"profile": name, "url": url, "path": str(path)}, f"logged in to {url} as profile {name!r} (saved in {path})"
+    )
     return 0

@@ -74,6 +74,13 @@ class Output:
         """Print a value as one JSON document."""
         self.stream.write(to_json(value) + "\n")
 
+    def answer(self, value: Any, text: str, style: str | None = None) -> None:
+        """A command's answer: `value` as JSON for --json, else the line `text`."""
+        if self.mode == "json":
+            self.json(value)
+        else:
+            self.line(text, style)
+
     def line(self, text: str, style: str | None = None) -> None:
         """Print a line (styled on a terminal)."""
         if self.rich:

@@ -98,8 +98,5 @@ def cmd_disable(ctx: Context) -> int:
 def cmd_delete(ctx: Context) -> int:
     """Delete a schedule."""
     ctx.client.delete_schedule(ctx.args.schedule_id)
-    if ctx.out.mode == "json":
-        ctx.out.json({"deleted": str(ctx.args.schedule_id)})
-    else:
-        ctx.out.line(f"{ctx.args.schedule_id} deleted")
+    ctx.out.answer({"deleted": str(ctx.args.schedule_id)}, f"{ctx.args.schedule_id} deleted")
     return 0

@@ -104,20 +104,14 @@ def cmd_enable(ctx: Context) -> int:
 def cmd_delete(ctx: Context) -> int:
     """Delete a subscription."""
     ctx.client.delete_subscription(ctx.args.subscription_id)
-    if ctx.out.mode == "json":
-        ctx.out.json({"deleted": str(ctx.args.subscription_id)})
-    else:
-        ctx.out.line(f"{ctx.args.subscription_id} deleted")
+    ctx.out.answer({"deleted": str(ctx.args.subscription_id)}, f"{ctx.args.subscription_id} deleted")
     return 0
 
 
 def cmd_test(ctx: Context) -> int:
     """Send a test."""
     sent = ctx.client.test_subscription(ctx.args.subscription_id)
-    if ctx.out.mode == "json":
-        ctx.out.json(sent)
-    else:
-        ctx.out.line(f"test sent: {sent.id}")
+    ctx.out.answer(sent, f"test sent: {sent.id}")
     return 0
 
 

@@ -53,10 +53,7 @@ def watch_job(ctx: Context, job_id: uuid.UUID) -> int:
     job = ctx.client.get_job(job_id)
     if job.status not in TERMINAL:
         job = follow_job(ctx, job)
-    if ctx.out.mode == "json":
-        ctx.out.json(job)
-    else:
-        ctx.out.line(final_line(job), "bold")
+    ctx.out.answer(job, final_line(job), "bold")
     return exit_code(job.status)
 
 

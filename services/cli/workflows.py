@@ -81,10 +81,7 @@ def cmd_watch(ctx: Context) -> int:
 def cmd_cancel(ctx: Context) -> int:
     """Cancel a workflow."""
     view = ctx.client.cancel_workflow(ctx.args.workflow_id)
-    if ctx.out.mode == "json":
-        ctx.out.json(view)
-    else:
-        ctx.out.line(f"{view.id} {view.status}" + ("" if view.finished_at else " (cancel requested)"))
+    ctx.out.answer(view, f"{view.id} {view.status}" + ("" if view.finished_at else " (cancel requested)"))
     return 0
 
 
@@ -108,8 +105,5 @@ def cmd_list(ctx: Context) -> int:
 def cmd_retry(ctx: Context) -> int:
     """Run a workflow again from its failed and cancelled nodes."""
     view = ctx.client.retry_workflow(ctx.args.workflow_id, ctx.args.node or None)
-    if ctx.out.mode == "json":
-        ctx.out.json(view)
-    else:
-        ctx.out.line(f"{view.id} {view.status} (retry {view.retries})")
+    ctx.out.answer(view, f"{view.id} {view.status} (retry {view.retries})")
     return 0

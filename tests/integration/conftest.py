@@ -16,12 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import Browser
 
 from infra.db import drop_database
 from infra.local.net import free_port
 from infra.local.postgres import LocalPostgres
 from infra.local.rabbitmq import LocalRabbitMQ
 from infra.settings import Settings
+from tests.support.browser import chromium
 from tests.support.receivers import Canary, start_receiving_system, stop_receiving_system
 from tests.support.system import System, base_settings, clone_database, create_template
 
@@ -148,3 +150,26 @@ async def receiving(
     system = await start_receiving_system(settings, template_url, tmp_path_factory.mktemp("receiving"), canary)
     yield system
     await stop_receiving_system(system)
+
+
+# The dashboard's browser tests: each module runs its own `dashboard` system and names its TENANT.
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """Chromium, shared by a module's tests (each gets a context of its own)."""
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+async def admin_key(dashboard: System, request: pytest.FixtureRequest) -> str:
+    """A key with every scope, for the module's TENANT on its `dashboard`."""
+    return await dashboard.api_key(request.module.TENANT)
+
+
+@pytest.fixture
+async def api(dashboard: System, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The API, with the admin key."""
+    async with dashboard.client(admin_key) as client:
+        yield client

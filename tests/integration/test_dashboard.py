@@ -14,7 +14,7 @@ from playwright.async_api import Browser, expect
 
 from infra.settings import Settings
 from tests.support.api import submit, wait_for_status
-from tests.support.browser import chromium, mark_page, same_page, screenshot, signed_in
+from tests.support.browser import mark_page, same_page, screenshot, signed_in
 from tests.support.own_system import own_system
 from tests.support.system import System
 
@@ -29,26 +29,6 @@ async def dashboard(
     workdir = tmp_path_factory.mktemp("dashboard")
     async with own_system(settings, template_url, workdir, queues=("general", "image_generation")) as system:
         yield system
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """Chromium, shared by the module's tests (each gets a context of its own)."""
-    async with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-async def admin_key(dashboard: System) -> str:
-    """A key with every scope."""
-    return await dashboard.api_key(TENANT)
-
-
-@pytest.fixture
-async def api(dashboard: System, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The API, with the admin key."""
-    async with dashboard.client(admin_key) as client:
-        yield client
 
 
 async def test_dashboard_job_row_and_progress_move_live_then_cancel(

@@ -13,15 +13,8 @@ from playwright.async_api import Browser, expect
 
 from schemas.keys import Scope
 from tests.support.api import submit, wait_for_status
-from tests.support.browser import chromium, screenshot, signed_in
+from tests.support.browser import screenshot, signed_in
 from tests.support.system import System
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """Chromium, shared by the module's tests (each gets a context of its own)."""
-    async with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from infra.db import drop_database
 from infra.settings import Settings
 from schemas.keys import Scope
 from tests.support.api import submit, wait_for_status
-from tests.support.browser import chromium, mark_page, same_page, screenshot, signed_in
+from tests.support.browser import mark_page, same_page, screenshot, signed_in
 from tests.support.deliveries import Receiver
 from tests.support.own_system import OVERRIDES
 from tests.support.system import System, clone_database, eventually
@@ -46,26 +46,6 @@ async def dashboard(
     finally:
         system.close()
         await drop_database(url)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """Chromium, shared by the module's tests (each gets a context of its own)."""
-    async with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-async def admin_key(dashboard: System) -> str:
-    """A key with every scope."""
-    return await dashboard.api_key(TENANT)
-
-
-@pytest.fixture
-async def api(dashboard: System, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The API, with the admin key."""
-    async with dashboard.client(admin_key) as client:
-        yield client
 
 
 async def create_schedule(api: httpx.AsyncClient, name: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from infra.settings import Settings
-from tests.support.browser import chromium, mark_page, same_page, screenshot, signed_in
+from tests.support.browser import mark_page, same_page, screenshot, signed_in
 from tests.support.own_system import own_system
 from tests.support.system import System
 from tests.support.workflows import echo, nodes_by_key, ref, sleep, submit_workflow, wait_for_workflow
@@ -28,26 +28,6 @@ async def dashboard(
     """A Conveyor of this module's own."""
     async with own_system(settings, template_url, tmp_path_factory.mktemp("dashboard-workflows")) as system:
         yield system
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """Chromium, shared by the module's tests (each gets a context of its own)."""
-    async with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-async def admin_key(dashboard: System) -> str:
-    """A key with every scope."""
-    return await dashboard.api_key(TENANT)
-
-
-@pytest.fixture
-async def api(dashboard: System, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The API, with the admin key."""
-    async with dashboard.client(admin_key) as client:
-        yield client
 
 
 def fan_out() -> list[dict[str, object]]:

@@ -94,18 +94,27 @@
     pending.set(key, "running");
     fetchFragment(tbody.dataset.livePrepend.replace("{id}", event.job_id)).then(function (html) {
       pending.delete(key);
-      if (!html || !html.trim() || document.getElementById("job-" + event.job_id)) return;
-      var holder = document.createElement("tbody");
-      holder.innerHTML = html.trim();
-      var row = holder.firstElementChild;
+      if (document.getElementById("job-" + event.job_id)) return;
+      var row = prependRow(tbody, html);
       if (!row) return;
-      row.classList.add("arrived");
-      tbody.insertBefore(row, tbody.firstElementChild);
-      var empty = tbody.querySelector("tr.empty-row");
-      if (empty) empty.remove();
       if (window.htmx) window.htmx.process(row);
       relativeTimes(row);
     });
+  }
+
+  /** Put the row a fragment holds at the top of a table body, marked as arrived, in place of
+   * the "nothing yet" row; the row (null for an empty fragment). */
+  function prependRow(tbody, html) {
+    if (!html || !html.trim()) return null;
+    var holder = document.createElement("tbody");
+    holder.innerHTML = html.trim();
+    var row = holder.firstElementChild;
+    if (!row) return null;
+    row.classList.add("arrived");
+    tbody.insertBefore(row, tbody.firstElementChild);
+    var empty = tbody.querySelector("tr.empty-row");
+    if (empty) empty.remove();
+    return row;
   }
 
   function dispatch(event) {
@@ -210,7 +219,8 @@
     /** Call fn(event) with every event of the stream (parsed: id, type, job_id, workflow_id, data). */
     onEvent: function (fn) { listeners.push(fn); },
     /** Refresh a live element now (by id). */
-    refresh: function (id) { var el = document.getElementById(id); if (el) schedule(el); }
+    refresh: function (id) { var el = document.getElementById(id); if (el) schedule(el); },
+    prependRow: prependRow
   };
 
   document.addEventListener("DOMContentLoaded", function () {

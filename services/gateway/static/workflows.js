@@ -14,16 +14,9 @@
     asked.add(event.workflow_id);
     var url = tbody.dataset.workflowPrepend.replace("{id}", event.workflow_id);
     fetch(url, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : ""; }).then(function (html) {
-      if (!html.trim() || document.getElementById("workflow-" + event.workflow_id)) return;
-      var holder = document.createElement("tbody");
-      holder.innerHTML = html.trim();
-      var row = holder.firstElementChild;
-      if (!row) return;
-      row.classList.add("arrived");
-      tbody.insertBefore(row, tbody.firstElementChild);
-      var empty = tbody.querySelector("tr.empty-row");
-      if (empty) empty.remove();
-      window.Conveyor.refresh(row.id);  // events that came while it was fetched are read now
+      if (document.getElementById("workflow-" + event.workflow_id)) return;
+      var row = window.Conveyor.prependRow(tbody, html);
+      if (row) window.Conveyor.refresh(row.id);  // events that came while it was fetched are read now
     }).catch(function () { asked.delete(event.workflow_id); });
   }
 
